@@ -1,0 +1,1 @@
+"""Subcommands of the ``streamsift`` CLI, one module each, each exposing ``register``."""
