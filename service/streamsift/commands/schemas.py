@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     """Add the ``schemas`` command."""
     p = sub.add_parser("schemas", help="JSON Schema of every topic contract")
     inner = p.add_subparsers(dest="schemas_command", required=True)
