@@ -124,7 +124,7 @@ def krippendorff_alpha_nominal(units: Iterable[Iterable[Label | None]]) -> Agree
     >>> round(r.value, 6), r.n_items
     (0.444444, 3)
     """
-    o: Counter[tuple[Label, Label]] = Counter()
+    o: dict[tuple[Label, Label], float] = {}
     n_units = 0
     for unit in units:
         values = [v for v in unit if v is not None]
@@ -136,12 +136,12 @@ def krippendorff_alpha_nominal(units: Iterable[Iterable[Label | None]]) -> Agree
         for c, nc in freq.items():
             for k, nk in freq.items():
                 pairs = nc * (nc - 1) if c == k else nc * nk
-                o[(c, k)] += pairs / (m - 1)
+                o[(c, k)] = o.get((c, k), 0.0) + pairs / (m - 1)
     if n_units == 0:
         raise ConfigurationError("units must contain at least one unit with two or more values")
-    n_c: Counter[Label] = Counter()
+    n_c: dict[Label, float] = {}
     for (c, _), v in o.items():
-        n_c[c] += v
+        n_c[c] = n_c.get(c, 0.0) + v
     n = sum(n_c.values())
     d_o = sum(v for (c, k), v in o.items() if c != k) / n
     d_e = sum(n_c[c] * n_c[k] for c in n_c for k in n_c if c != k) / (n * (n - 1))

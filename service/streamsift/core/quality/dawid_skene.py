@@ -152,7 +152,8 @@ class DawidSkene:
             priors = post.sum(axis=0) + self.smoothing
             priors /= priors.sum()
             conf = np.full((n_a, n_c, n_c), self.smoothing)
-            np.add.at(conf, (aa, slice(None), ll), post[ii])
+            for k in range(n_c):
+                np.add.at(conf[:, k, :], (aa, ll), post[ii, k])
             conf /= conf.sum(axis=2, keepdims=True)
             # E-step.
             logp = np.tile(np.log(priors), (n_i, 1))

@@ -219,5 +219,3 @@ class GoldAccuracyTracker:
     def accuracies(self) -> Mapping[str, float]:
         """Annotator to gold accuracy (a copy)."""
         return {a: self._correct[a] / n for a, n in self._answers.items()}
-
-
