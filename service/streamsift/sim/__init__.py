@@ -1,0 +1,1 @@
+"""The offline simulator: replays labelled streams through the same Sampler."""
