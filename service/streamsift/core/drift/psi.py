@@ -86,34 +86,34 @@ def numeric_psi(
     1.658
     """
     edges = quantile_edges(reference, n_bins)
-    return psi_from_shares(bin_shares(reference, edges, epsilon), bin_shares(window, edges, epsilon))
+    return psi_from_shares(
+        bin_shares(reference, edges, epsilon), bin_shares(window, edges, epsilon)
+    )
 
 
 def _category_counts(
-    reference: Mapping[str, int], window: Iterable[str]
+    reference: Mapping[str, int], window: Mapping[str, int]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Counts over the reference categories plus the unseen bucket (last)."""
     index = {cat: i for i, cat in enumerate(reference)}
     ref_counts = np.array([*reference.values(), 0], dtype=float)
     win_counts = np.zeros(len(index) + 1, dtype=float)
-    for cat, count in Counter(window).items():
+    for cat, count in window.items():
         win_counts[index.get(cat, len(index))] += count
     return ref_counts, win_counts
 
 
 def categorical_psi(
     reference: Mapping[str, int] | Iterable[str],
-    window: Iterable[str],
+    window: Mapping[str, int] | Iterable[str],
     epsilon: float = 1e-4,
 ) -> float:
     """PSI on category shares, with an unseen bucket for categories new in the window.
 
     Parameters
     ----------
-    reference
-        Reference categories, as values or as a ``category -> count`` mapping.
-    window
-        Window categories.
+    reference, window
+        Categories, as values or as ``category -> count`` mappings.
     epsilon
         Additive smoothing of the shares (see :func:`numeric_psi`).
 
@@ -125,5 +125,8 @@ def categorical_psi(
     2.1287
     """
     ref = reference if isinstance(reference, Mapping) else Counter(reference)
-    ref_counts, win_counts = _category_counts(ref, window)
-    return psi_from_shares(smoothed_shares(ref_counts, epsilon), smoothed_shares(win_counts, epsilon))
+    win = window if isinstance(window, Mapping) else Counter(window)
+    ref_counts, win_counts = _category_counts(ref, win)
+    return psi_from_shares(
+        smoothed_shares(ref_counts, epsilon), smoothed_shares(win_counts, epsilon)
+    )
