@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,8 +21,10 @@ class MajorityResult:
     label
         The winning label, or ``None`` on a tie or when every weight is zero.
     confidence
-        Weight of the winner divided by the total weight (0.0 when all weights are 0;
-        on a tie, the share of each tied label).
+        Weight of the winner divided by the number of labels: the vote share when
+        unweighted, and lower when the winning votes come from down-weighted
+        annotators (0.0 when all weights are 0; on a tie, the share of each tied
+        label).
     tie
         True when two or more labels share the top weight.
     tied
@@ -52,8 +53,10 @@ def majority_vote(
     labels
         The labels the item received (at least one).
     weights
-        Optional non-negative weight per label (default 1.0 each), e.g. annotator
+        Optional weight in [0, 1] per label (default 1.0 each), e.g. annotator
         weights from a :class:`~streamsift.core.quality.gold.GoldAccuracyTracker`.
+        A label of weight ``w`` puts ``w`` on its class and ``1 - w`` nowhere, so a
+        single down-weighted label yields a low confidence.
 
     Returns
     -------
@@ -63,8 +66,8 @@ def majority_vote(
     Raises
     ------
     ConfigurationError
-        If ``labels`` is empty, or ``weights`` has the wrong length or a negative
-        or non-finite value.
+        If ``labels`` is empty, or ``weights`` has the wrong length or a value outside
+        [0, 1].
 
     Examples
     --------
@@ -74,8 +77,9 @@ votes=(('cat', 2.0), ('dog', 1.0)), n_labels=3)
     >>> r = majority_vote(["cat", "dog"])
     >>> r.label, r.tie, r.tied, r.confidence
     (None, True, ('cat', 'dog'), 0.5)
-    >>> majority_vote(["cat", "dog", "dog"], weights=[1.0, 0.25, 0.25]).label
-    'cat'
+    >>> r = majority_vote(["cat", "dog", "dog"], weights=[1.0, 0.25, 0.25])
+    >>> r.label, r.confidence
+    ('cat', 0.3333333333333333)
     """
     if len(labels) == 0:
         raise ConfigurationError("labels must not be empty")
@@ -87,17 +91,17 @@ votes=(('cat', 2.0), ('dog', 1.0)), n_labels=3)
                 f"weights must have one entry per label ({len(labels)}), got {len(weights)}"
             )
         ws = [float(w) for w in weights]
-        if any(not math.isfinite(w) or w < 0.0 for w in ws):
-            raise ConfigurationError(f"weights must be finite and >= 0, got {list(weights)!r}")
+        if any(not 0.0 <= w <= 1.0 for w in ws):
+            raise ConfigurationError(f"weights must be in [0, 1], got {list(weights)!r}")
     totals: dict[Label, float] = {}
     for lab, w in zip(labels, ws, strict=True):
         totals[lab] = totals.get(lab, 0.0) + w
     votes = tuple(sorted(totals.items(), key=lambda kv: (-kv[1], label_key(kv[0]))))
-    total = sum(ws)
+    n = len(labels)
     top = votes[0][1]
-    if total <= 0.0:
-        return MajorityResult(None, 0.0, False, (), votes, len(labels))
+    if top <= 0.0:
+        return MajorityResult(None, 0.0, False, (), votes, n)
     tied = tuple(lab for lab, w in votes if w == top)
     if len(tied) > 1:
-        return MajorityResult(None, top / total, True, tied, votes, len(labels))
-    return MajorityResult(votes[0][0], top / total, False, (), votes, len(labels))
+        return MajorityResult(None, top / n, True, tied, votes, n)
+    return MajorityResult(votes[0][0], top / n, False, (), votes, n)

@@ -86,6 +86,11 @@ class LabelCollector:
         Refit Dawid-Skene after this many new multi-label items (default 50).
     ds_window
         Most recent multi-label items kept for fitting (default 2000).
+    ds_flagging
+        Also flag an annotator whose Dawid-Skene accuracy is below ``flag_below``
+        once they have at least ``gold_min_answers`` labels in the fitting window
+        (default True); their weight then follows the policy with that accuracy.
+        Gold accuracy, when it flags, takes precedence.
 
     Examples
     --------
@@ -123,6 +128,7 @@ method='majority')]
         ds_min_items: int = 50,
         ds_refit_every: int = 50,
         ds_window: int = 2000,
+        ds_flagging: bool = True,
     ) -> None:
         self.timeout = check_positive("timeout", timeout)
         self.on_timeout = check_choice("on_timeout", on_timeout, ("aggregate", "hold_out"))
@@ -138,6 +144,7 @@ method='majority')]
         self.ds_min_items = check_int("ds_min_items", ds_min_items, minimum=2)
         self.ds_refit_every = check_int("ds_refit_every", ds_refit_every, minimum=1)
         self.ds_window = check_int("ds_window", ds_window, minimum=2)
+        self.ds_flagging = bool(ds_flagging)
         self._reset()
 
     def _reset(self) -> None:
@@ -148,6 +155,7 @@ method='majority')]
         self._deadlines: list[tuple[float, str]] = []
         self._ds_items: deque[list[tuple[str, str, Label]]] = deque(maxlen=self.ds_window)
         self._ds: DawidSkeneResult | None = None
+        self._ds_flagged: frozenset[str] = frozenset()
         self._since_fit = 0
         self._label_counts: dict[str, int] = {}
         self._extra = dict.fromkeys(_KINDS, 0)
@@ -247,7 +255,7 @@ method='majority')]
     def _aggregate(
         self, labels: dict[str, Label]
     ) -> tuple[Label | None, float, bool, AggregationMethod]:
-        weights = {a: self._gold.weight(a) for a in labels}
+        weights = {a: self._weight(a) for a in labels}
         if self._ds is not None and len(labels) > 1:
             kept = labels if self.policy == "downweight" else {
                 a: lab for a, lab in labels.items() if weights[a] > 0.0
@@ -283,6 +291,22 @@ method='majority')]
         if len(self._ds_items) >= self.ds_min_items and self._since_fit >= self.ds_refit_every:
             self._ds = DawidSkene(max_iter=50).fit(t for item in self._ds_items for t in item)
             self._since_fit = 0
+            if self.ds_flagging:
+                seen: dict[str, int] = {}
+                for item in self._ds_items:
+                    for _, a, _ in item:
+                        seen[a] = seen.get(a, 0) + 1
+                self._ds_flagged = frozenset(
+                    a
+                    for a, acc in self._ds.accuracy.items()
+                    if acc < self.flag_below and seen[a] >= self.gold_min_answers
+                )
+
+    def _weight(self, annotator: str) -> float:
+        if self._gold.is_flagged(annotator) or annotator not in self._ds_flagged:
+            return self._gold.weight(annotator)
+        assert self._ds is not None
+        return self._gold.weight_for(self._ds.accuracy[annotator])
 
     # -- read-only state for metrics ------------------------------------------------
     @property
@@ -298,7 +322,12 @@ method='majority')]
     @property
     def annotators(self) -> tuple[AnnotatorStats, ...]:
         """Per-annotator statistics."""
-        return annotator_stats(self._label_counts, self._gold, self._ds)
+        return annotator_stats(self._label_counts, self._gold, self._ds, self._ds_flagged)
+
+    @property
+    def flagged(self) -> frozenset[str]:
+        """Annotators flagged by gold accuracy or by Dawid-Skene accuracy."""
+        return self._gold.flagged | self._ds_flagged
 
     @property
     def extra_labels(self) -> dict[str, int]:

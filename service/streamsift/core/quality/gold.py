@@ -204,11 +204,15 @@ class GoldAccuracyTracker:
         """Weight of the annotator's labels under the policy (1.0 when not flagged)."""
         if not self.is_flagged(annotator):
             return 1.0
-        if self.policy == "exclude":
-            return 0.0
         acc = self.accuracy(annotator)
         assert acc is not None
-        return max(0.0, (acc - self.chance_accuracy) / (1.0 - self.chance_accuracy))
+        return self.weight_for(acc)
+
+    def weight_for(self, accuracy: float) -> float:
+        """Policy weight of a flagged annotator with this accuracy (from any source)."""
+        if self.policy == "exclude":
+            return 0.0
+        return max(0.0, (accuracy - self.chance_accuracy) / (1.0 - self.chance_accuracy))
 
     @property
     def flagged(self) -> frozenset[str]:
