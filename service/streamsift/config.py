@@ -127,6 +127,57 @@ class Settings(BaseSettings):
     take_batch: int = Field(default=500, ge=1)
     take_within_seconds: float = Field(default=0.2, gt=0)
 
+    # --- Stream service (streamsift.stream) ---------------------------------------
+    topic_decisions: str = Field(
+        default="streamsift.decisions",
+        description="Decision log: one record per batch of decided events, co-partitioned"
+        " with inference-events; rebuilds the dedupe set after a restart.",
+    )
+    topic_training: str = Field(
+        default="streamsift.training", description="Joined labels for the learner (1 partition)."
+    )
+    topic_worker_rates: str = Field(
+        default="streamsift.worker-rates",
+        description="Compacted: each worker's measured event rate, for global capacity.",
+    )
+    model_name: str = Field(
+        default="streamsift", min_length=1, description="Key of the model-snapshots topic."
+    )
+    worker_id: str | None = Field(
+        default=None, description="Stable worker name; default host-pid (for worker-rates)."
+    )
+    store: str = Field(default="memory://", description="Faust table store URL.")
+    commit_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often consumed offsets are committed."
+    )
+    rate_publish_seconds: float = Field(
+        default=2.0, gt=0, description="Period of the worker-rate publication."
+    )
+    rate_stale_seconds: float = Field(
+        default=10.0, gt=0, description="A worker silent this long no longer counts as live."
+    )
+    expiry_check_seconds: float = Field(
+        default=5.0, gt=0, description="Period of the pending-store expiry scan."
+    )
+    pending_tombstone_seconds: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="How long a joined/expired marker is kept to recognise duplicate and"
+        " late labels.",
+    )
+    recovery_lookback_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="After a restart, label-requests older than the uncertain decisions by"
+        " more than this are not searched.",
+    )
+    snapshot_tail_records: int = Field(
+        default=8, ge=1, description="Snapshots read back on start to find the newest valid one."
+    )
+    metrics_max_features: int = Field(
+        default=32, ge=1, description="Distinct feature label values in drift metrics."
+    )
+
     @model_validator(mode="after")
     def _coherent(self) -> Settings:
         if self.drift_psi_warn > self.drift_psi_alarm:
