@@ -18,6 +18,7 @@ from streamsift.core.drift.correction import (
 from streamsift.core.drift.ks import KSResult, ks_two_sample
 from streamsift.core.drift.monitor import DriftMonitor
 from streamsift.core.drift.psi import UNSEEN, categorical_psi, numeric_psi, quantile_edges
+from streamsift.core.drift.regions import RegionAssigner
 from streamsift.core.drift.results import DriftResult, FeatureDrift, FeatureKind, Level
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "FeatureKind",
     "KSResult",
     "Level",
+    "RegionAssigner",
     "RegionBoost",
     "benjamini_hochberg",
     "bonferroni",

@@ -1,0 +1,171 @@
+"""Region keys: the producer's region when set, else a cluster of the feature space."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from streamsift.core.drift._checks import check_int
+from streamsift.core.types import Features
+
+__all__ = ["RegionAssigner"]
+
+#: Lloyd iterations run once on the warm-up buffer to place the initial centroids.
+_INIT_ITERATIONS = 10
+
+
+def _numeric(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None
+
+
+class RegionAssigner:
+    """Turn an event into a bounded set of region keys.
+
+    An event carrying a producer region keeps it, except that only the first
+    ``max_regions`` distinct producer regions are kept: later ones map to ``"other"``.
+    An event without a region is clustered: the first ``warmup`` such events are
+    buffered (and assigned ``"warmup"``), then standardised with the buffer's mean and
+    standard deviation (missing numeric features imputed with the mean), clustered by
+    k-means++ (seeded) plus a few Lloyd iterations, and from then on each event goes to
+    its nearest centroid (``"cluster-<k>"``), which moves towards it with step
+    ``1 / min(count, memory)`` (sequential k-means that keeps tracking slow movement).
+
+    At most ``max_regions + n_clusters + 2`` keys are ever returned.
+
+    Parameters
+    ----------
+    max_regions
+        Distinct producer regions kept (default 8).
+    n_clusters
+        Clusters of the feature space (default 4).
+    seed
+        Seed of the k-means++ initialisation.
+    warmup
+        Region-less events buffered before clustering starts (default 200, at least
+        ``n_clusters``).
+    memory
+        Cap on a centroid's count in its step size (default 1000).
+
+    Examples
+    --------
+    >>> import random
+    >>> rng = random.Random(0)
+    >>> a = RegionAssigner(n_clusters=2, warmup=50, seed=0)
+    >>> for i in range(50):
+    ...     _ = a.assign({"x": rng.gauss(10.0 * (i % 2), 1.0)}, None)
+    >>> a.assign({"x": 0.3}, None), a.assign({"x": 9.7}, None), a.assign({"x": 1.0}, "eu")
+    ('cluster-0', 'cluster-1', 'eu')
+    """
+
+    OTHER = "other"
+    WARMUP = "warmup"
+
+    def __init__(
+        self,
+        max_regions: int = 8,
+        n_clusters: int = 4,
+        seed: int = 0,
+        warmup: int = 200,
+        memory: int = 1000,
+    ) -> None:
+        self.max_regions = check_int("max_regions", max_regions, 1)
+        self.n_clusters = check_int("n_clusters", n_clusters, 1)
+        self.seed = check_int("seed", seed, 0)
+        self.warmup = check_int("warmup", warmup, n_clusters)
+        self.memory = check_int("memory", memory, 1)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._known: set[str] = set()
+        self._buffer: list[Features] = []
+        self._names: tuple[str, ...] = ()
+        self._mean: NDArray[np.float64] = np.zeros(0)
+        self._scale: NDArray[np.float64] = np.ones(0)
+        self._centroids: NDArray[np.float64] = np.zeros((0, 0))
+        self._counts: NDArray[np.float64] = np.zeros(0)
+        self._keys: tuple[str, ...] = ()
+
+    def clone(self) -> RegionAssigner:
+        """A fresh assigner with the same parameters."""
+        return RegionAssigner(
+            self.max_regions, self.n_clusters, self.seed, self.warmup, self.memory
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RegionAssigner(max_regions={self.max_regions!r}, n_clusters={self.n_clusters!r}, "
+            f"seed={self.seed!r}, warmup={self.warmup!r}, memory={self.memory!r})"
+        )
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the warm-up is over and events are clustered."""
+        return bool(self._keys)
+
+    @property
+    def centroids(self) -> NDArray[np.float64]:
+        """A copy of the centroids in standardised feature space (empty before warm-up)."""
+        return self._centroids.copy()
+
+    def assign(self, features: Features, region_key: str | None) -> str:
+        """The region of one event (learns from region-less events)."""
+        if region_key is not None:
+            if region_key in self._known:
+                return region_key
+            if len(self._known) < self.max_regions:
+                self._known.add(region_key)
+                return region_key
+            return self.OTHER
+        if not self._keys:
+            self._buffer.append(features)
+            if len(self._buffer) < self.warmup:
+                return self.WARMUP
+            self._fit()
+            return self._keys[self._nearest(self._vector(features))]
+        z = self._vector(features)
+        k = self._nearest(z)
+        self._counts[k] = min(self._counts[k] + 1.0, float(self.memory))
+        self._centroids[k] += (z - self._centroids[k]) / self._counts[k]
+        return self._keys[k]
+
+    def _vector(self, features: Features) -> NDArray[np.float64]:
+        raw = [_numeric(features.get(name)) for name in self._names]
+        x = np.array([m if v is None else v for v, m in zip(raw, self._mean, strict=True)])
+        return (x - self._mean) / self._scale
+
+    def _nearest(self, z: NDArray[np.float64]) -> int:
+        return int(np.argmin(((self._centroids - z) ** 2).sum(axis=1)))
+
+    def _fit(self) -> None:
+        names = sorted(
+            {n for row in self._buffer for n, v in row.items() if _numeric(v) is not None}
+        )
+        self._names = tuple(names)
+        raw = np.array(
+            [[_numeric(row.get(n)) for n in names] for row in self._buffer], dtype=float
+        ).reshape(len(self._buffer), len(names))
+        mean = np.nanmean(raw, axis=0) if names else np.zeros(0)
+        raw = np.where(np.isnan(raw), mean, raw)
+        scale = raw.std(axis=0)
+        self._mean, self._scale = mean, np.where(scale > 0, scale, 1.0)
+        z = (raw - self._mean) / self._scale
+        rng = np.random.default_rng(self.seed)
+        centroids = [z[rng.integers(len(z))]]
+        for _ in range(1, self.n_clusters):  # k-means++ seeding
+            d2 = np.min([((z - c) ** 2).sum(axis=1) for c in centroids], axis=0)
+            total = d2.sum()
+            idx = rng.choice(len(z), p=d2 / total) if total > 0 else rng.integers(len(z))
+            centroids.append(z[idx])
+        c = np.array(centroids, dtype=float)
+        for _ in range(_INIT_ITERATIONS):
+            labels = np.argmin(((z[:, None, :] - c[None, :, :]) ** 2).sum(axis=2), axis=1)
+            for k in range(self.n_clusters):
+                if np.any(labels == k):
+                    c[k] = z[labels == k].mean(axis=0)
+        self._centroids = c
+        self._counts = np.bincount(labels, minlength=self.n_clusters).astype(float)
+        self._counts = np.minimum(np.maximum(self._counts, 1.0), float(self.memory))
+        self._keys = tuple(f"cluster-{k}" for k in range(self.n_clusters))
+        self._buffer = []
