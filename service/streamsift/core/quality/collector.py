@@ -78,8 +78,10 @@ class LabelCollector:
     gold_min_answers, flag_below, policy, chance_accuracy
         The :class:`~streamsift.core.quality.gold.GoldAccuracyTracker` settings
         (defaults 20, 0.8, ``"downweight"``, 0.5). Flagged annotators' votes are
-        weighted by the policy; under ``"exclude"`` they are also dropped from the
-        Dawid-Skene posterior.
+        weighted by the policy in the majority vote (weight-0 labels are dropped and
+        not counted in ``n_labels``); under ``"exclude"`` they are also dropped from
+        the Dawid-Skene posterior, while ``"downweight"`` lets Dawid-Skene use them
+        through their estimated confusion matrix.
     ds_min_items
         Multi-label items needed before Dawid-Skene replaces majority vote (default 50).
     ds_refit_every
@@ -241,7 +243,7 @@ method='majority')]
                 self._counts["contradictions"] += 1
                 p.contradiction = True
                 return self._ask(item_id, p, now, "contradicts_model", "second_opinion")
-        label_, confidence, tie, method = self._aggregate(p.labels)
+        label_, confidence, tie, n_used, method = self._aggregate(p.labels)
         if label_ is None or tie or confidence < self.min_confidence:
             reason: OpinionReason = "tie" if tie else "low_confidence"
             if not timed_out and p.extra_used < self.max_extra_opinions:
@@ -250,23 +252,26 @@ method='majority')]
             return self._hold(item_id, reason)
         self._finish(item_id)
         self._counts["aggregated"] += 1
-        return Aggregated(item_id, label_, confidence, len(p.labels), method)
+        return Aggregated(item_id, label_, confidence, n_used, method)
 
     def _aggregate(
         self, labels: dict[str, Label]
-    ) -> tuple[Label | None, float, bool, AggregationMethod]:
+    ) -> tuple[Label | None, float, bool, int, AggregationMethod]:
+        """Return (label, confidence, tie, labels used, method)."""
         weights = {a: self._weight(a) for a in labels}
+        kept = {a: lab for a, lab in labels.items() if weights[a] > 0.0}
         if self._ds is not None and len(labels) > 1:
-            kept = labels if self.policy == "downweight" else {
-                a: lab for a, lab in labels.items() if weights[a] > 0.0
-            }  # fmt: skip
-            post = self._ds.posterior_for(kept) if kept else None
+            used = labels if self.policy == "downweight" else kept
+            post = self._ds.posterior_for(used) if used else None
             if post is not None:
                 ranked = sorted(post.items(), key=lambda kv: -kv[1])
                 tie = len(ranked) > 1 and abs(ranked[0][1] - ranked[1][1]) < 1e-12
-                return ranked[0][0], ranked[0][1], tie, "dawid_skene"
-        mv = majority_vote(list(labels.values()), [weights[a] for a in labels])
-        return mv.label, mv.confidence, mv.tie, "single" if len(labels) == 1 else "majority"
+                return ranked[0][0], ranked[0][1], tie, len(used), "dawid_skene"
+        if not kept:
+            return None, 0.0, False, 0, "majority"
+        mv = majority_vote(list(kept.values()), [weights[a] for a in kept])
+        method: AggregationMethod = "single" if len(kept) == 1 else "majority"
+        return mv.label, mv.confidence, mv.tie, len(kept), method
 
     def _ask(
         self, item_id: str, p: _Pending, now: float, reason: OpinionReason, kind: str

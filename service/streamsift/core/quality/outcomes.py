@@ -30,6 +30,9 @@ HoldReason: TypeAlias = Literal["tie", "low_confidence", "contradicts_model", "t
 class Aggregated:
     """A resolved label: the only outcome that may train the model.
 
+    ``n_labels`` counts the labels that entered the aggregate (labels of excluded
+    annotators do not).
+
     Examples
     --------
     >>> Aggregated("e1", "cat", 1.0, 1, "single")
