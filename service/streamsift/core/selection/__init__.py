@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from streamsift.core.selection.bucket import TokenBucket
 from streamsift.core.selection.budget import SECONDS_PER_DAY, LabelBudget, target_fraction
+from streamsift.core.selection.control import ControlArmEstimator, Estimate, wilson_interval
+from streamsift.core.selection.diversity import DiversityReservoir, select_batch
 from streamsift.core.selection.quantile import DecayingHistogram
 from streamsift.core.selection.ramp import calibrate_ramp, ramp_probability
 from streamsift.core.selection.rate import EwmaRate
 from streamsift.core.selection.selector import Selection, SelectionError, Selector
+from streamsift.core.selection.window import BatchWindow
 
 __all__ = [
     "SECONDS_PER_DAY",
+    "BatchWindow",
+    "ControlArmEstimator",
     "DecayingHistogram",
+    "DiversityReservoir",
+    "Estimate",
     "EwmaRate",
     "LabelBudget",
     "Selection",
@@ -24,5 +31,7 @@ __all__ = [
     "TokenBucket",
     "calibrate_ramp",
     "ramp_probability",
+    "select_batch",
     "target_fraction",
+    "wilson_interval",
 ]

@@ -39,8 +39,8 @@ import random
 from typing import Any, NamedTuple
 
 from streamsift.core.selection._validate import check_float, check_int
-from streamsift.core.selection.budget import LabelBudget, target_fraction
 from streamsift.core.selection.bucket import TokenBucket
+from streamsift.core.selection.budget import LabelBudget, target_fraction
 from streamsift.core.selection.quantile import DecayingHistogram
 from streamsift.core.selection.ramp import calibrate_ramp
 from streamsift.core.selection.rate import EwmaRate
@@ -207,7 +207,7 @@ class Selector:
 
     @classmethod
     def for_fraction(cls, fraction: float, **kwargs: Any) -> Selector:
-        """A selector that labels a fixed ``fraction`` of events (control and bootstrap included)."""
+        """A selector labelling a fixed ``fraction`` of events (control and bootstrap included)."""
         return cls(math.inf, fraction=fraction, **kwargs)
 
     def clone(self) -> Selector:
