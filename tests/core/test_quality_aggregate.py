@@ -42,7 +42,7 @@ def test_majority_mixed_label_types_sort_deterministically() -> None:
     ("labels", "weights"), [([], None), (["a"], [1.0, 1.0]), (["a"], [-1.0]), (["a"], [2.0])]
 )
 def test_majority_validation(labels: list[str], weights: list[float] | None) -> None:
-    with pytest.raises(ConfigurationError, match="labels|weights"):
+    with pytest.raises(ConfigurationError, match=r"labels|weights"):
         majority_vote(labels, weights)
 
 
