@@ -62,6 +62,11 @@ def test_drift_changes_only_chosen_regions_after_drift_at() -> None:
     assert changed > 0.9 * sum(d.drifted for d in drifted)
 
 
+def _num(value: object) -> float:
+    assert isinstance(value, float | int)
+    return float(value)
+
+
 def test_drift_raises_amounts_and_lowers_production_confidence() -> None:
     events = SyntheticStream(seed=4, drift_at=5000, drift_regions=("eu-west",)).take(15000)
 
@@ -71,8 +76,8 @@ def test_drift_raises_amounts_and_lowers_production_confidence() -> None:
     before = [e for e in events if e.region == "eu-west" and e.index < 5000]
     after = [e for e in events if e.region == "eu-west" and e.index >= 5000]
     amount = (
-        [float(e.features["amount"]) for e in before],
-        [float(e.features["amount"]) for e in after],
+        [_num(e.features["amount"]) for e in before],
+        [_num(e.features["amount"]) for e in after],
     )
     assert mean(amount[1]) > 2 * mean(amount[0])
     conf = [max(e.proba.values()) for e in before], [max(e.proba.values()) for e in after]
