@@ -137,10 +137,10 @@ class DawidSkene:
         aa = np.array([a_idx[t[1]] for t in triples])
         ll = np.array([c_idx[t[2]] for t in triples])
         n_i, n_a, n_c = len(items), len(annotators), len(classes)
+        al = aa * n_c + ll
 
         # Initialise the posteriors with majority-vote shares.
-        post = np.zeros((n_i, n_c))
-        np.add.at(post, (ii, ll), 1.0)
+        post = np.bincount(ii * n_c + ll, minlength=n_i * n_c).reshape(n_i, n_c).astype(float)
         post /= post.sum(axis=1, keepdims=True)
 
         prev = -math.inf
@@ -153,11 +153,16 @@ class DawidSkene:
             priors /= priors.sum()
             conf = np.full((n_a, n_c, n_c), self.smoothing)
             for k in range(n_c):
-                np.add.at(conf[:, k, :], (aa, ll), post[ii, k])
+                conf[:, k, :] += np.bincount(al, weights=post[ii, k], minlength=n_a * n_c).reshape(
+                    n_a, n_c
+                )
             conf /= conf.sum(axis=2, keepdims=True)
             # E-step.
-            logp = np.tile(np.log(priors), (n_i, 1))
-            np.add.at(logp, ii, np.log(conf[aa, :, ll]))
+            log_conf = np.log(conf[aa, :, ll])
+            logp = np.log(priors) + np.stack(
+                [np.bincount(ii, weights=log_conf[:, k], minlength=n_i) for k in range(n_c)],
+                axis=1,
+            )
             top = logp.max(axis=1, keepdims=True)
             norm = top[:, 0] + np.log(np.exp(logp - top).sum(axis=1))
             post = np.exp(logp - norm[:, None])
