@@ -75,11 +75,11 @@ def test_fleiss_validation() -> None:
 
 # Krippendorff (2011) "Computing Krippendorff's alpha-reliability", nominal example:
 # 4 observers, 12 units, missing values; published alpha_nominal = 0.743.
-_ = None
-KRIPP_A = [1, 2, 3, 3, 2, 1, 4, 1, 2, _, _, _]
-KRIPP_B = [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, _, 3]
-KRIPP_C = [_, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, _]
-KRIPP_D = [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, _]
+M: None = None  # missing
+KRIPP_A = [1, 2, 3, 3, 2, 1, 4, 1, 2, M, M, M]
+KRIPP_B = [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, M, 3]
+KRIPP_C = [M, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, M]
+KRIPP_D = [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, M]
 
 
 def test_krippendorff_alpha_nominal_published_example() -> None:

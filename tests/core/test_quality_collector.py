@@ -13,9 +13,11 @@ from streamsift.core.quality import (
     LabelCollector,
     NeedsMoreOpinions,
 )
+from streamsift.core.types import Proba
 from streamsift.errors import ConfigurationError
 
-CONFIDENT_DOG = {"cat": 0.05, "dog": 0.95}
+CONFIDENT_DOG: Proba = {"cat": 0.05, "dog": 0.95}
+UNSURE_DOG: Proba = {"cat": 0.15, "dog": 0.85}
 
 
 def test_k_labels_aggregate_by_majority() -> None:
@@ -79,9 +81,9 @@ def test_tie_asks_one_extra_opinion_then_holds_out() -> None:
     c.add_label("e2", "a", "x", 1.0)
     assert c.add_label("e2", "b", "y", 9.0) == [NeedsMoreOpinions("e2", "tie")]
     assert c.poll(10.0) == []  # the deadline was restarted by the extra request
-    assert c.add_label("e2", "c", "y", 12.0) == [
-        Aggregated("e2", "y", pytest.approx(2 / 3), 3, "majority")
-    ]
+    (out,) = c.add_label("e2", "c", "y", 12.0)
+    assert isinstance(out, Aggregated)
+    assert (out.label, out.confidence, out.n_labels) == ("y", pytest.approx(2 / 3), 3)
     assert c.extra_labels["extra_opinion"] == 2
     assert c.counts["held_out"] == 1
 
@@ -133,16 +135,18 @@ def test_contradiction_asks_a_second_opinion() -> None:
     c.expect("e2", 0.0)
     c.add_label("e2", "a", "cat", 1.0, model_proba=CONFIDENT_DOG)
     assert c.add_label("e2", "b", "dog", 2.0) == [NeedsMoreOpinions("e2", "tie")]
-    assert c.add_label("e2", "c", "dog", 3.0)[0] == Aggregated(
-        "e2", "dog", pytest.approx(2 / 3), 3, "majority"
-    )
+    (out,) = c.add_label("e2", "c", "dog", 3.0)
+    assert isinstance(out, Aggregated)
+    assert (out.label, out.confidence, out.method) == ("dog", pytest.approx(2 / 3), "majority")
     # Unconfident model, or agreement with it: no second opinion.
     c.expect("e3", 0.0)
-    assert c.add_label("e3", "a", "cat", 1.0, model_proba={"cat": 0.15, "dog": 0.85}) == [
+    assert c.add_label("e3", "a", "cat", 1.0, model_proba=UNSURE_DOG) == [
         Aggregated("e3", "cat", 1.0, 1, "single")
     ]
     c.expect("e4", 0.0)
-    assert c.add_label("e4", "a", "dog", 1.0, model_proba=CONFIDENT_DOG)[0].label == "dog"  # type: ignore[union-attr]
+    assert c.add_label("e4", "a", "dog", 1.0, model_proba=CONFIDENT_DOG) == [
+        Aggregated("e4", "dog", 1.0, 1, "single")
+    ]
     # No second opinion in time: held out, never trained on.
     c.expect("e5", 0.0)
     c.add_label("e5", "a", "cat", 1.0, model_proba=CONFIDENT_DOG)
@@ -196,8 +200,8 @@ def test_dawid_skene_takes_over_with_enough_overlap() -> None:
         c.expect(f"e{j}", 0.0, n_annotators=3)
         c.add_label(f"e{j}", "a", j % 2, 0.0)
         c.add_label(f"e{j}", "b", j % 2, 0.0)
-        out = c.add_label(f"e{j}", "c", 0, 0.0)
-        assert out[0].method == "majority"  # type: ignore[union-attr]
+        (first,) = c.add_label(f"e{j}", "c", 0, 0.0)
+        assert isinstance(first, Aggregated) and first.method == "majority"
     assert c.dawid_skene is not None
     c.expect("n", 0.0, n_annotators=3)
     c.add_label("n", "a", 1, 0.0)
