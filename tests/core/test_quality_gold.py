@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,9 @@ def test_annotator_stats_merges_sources() -> None:
     (a, g) = annotator_stats({"a": 4}, t)
     assert (a.annotator, a.n_labels, a.flagged, a.weight) == ("a", 4, False, 1.0)
     assert (g.annotator, g.n_labels, g.n_gold, g.flagged_by, g.weight) == ("g", 0, 1, "gold", 0.0)
+
+
+def test_gold_set_from_jsonl_file(tmp_path: Path) -> None:
+    path = tmp_path / "gold.jsonl"
+    path.write_text('{"id": "g1", "features": {"x": 1}, "label": 0}\n', encoding="utf-8")
+    assert GoldSet.from_jsonl(path).items == (GoldItem("g1", {"x": 1}, 0),)

@@ -33,6 +33,11 @@ class MajorityResult:
         ``(label, weight)`` pairs, heaviest first, ties in label order.
     n_labels
         Number of labels counted (including zero-weight ones).
+
+    Examples
+    --------
+    >>> majority_vote([1, 2, 2]).votes
+    ((2, 2.0), (1, 1.0))
     """
 
     label: Label | None

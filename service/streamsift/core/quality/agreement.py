@@ -30,6 +30,11 @@ class Agreement:
         Chance agreement (kappas) or expected disagreement ``D_e`` (alpha).
     n_items
         Items (units) that entered the computation.
+
+    Examples
+    --------
+    >>> cohen_kappa(["a", "b", "a", "b"], ["a", "b", "b", "b"])
+    Agreement(statistic='cohen_kappa', value=0.5, observed=0.75, expected=0.5, n_items=4)
     """
 
     statistic: str

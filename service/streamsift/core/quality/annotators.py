@@ -35,6 +35,11 @@ class AnnotatorStats:
     weight
         Weight of the annotator's labels under the policy, computed from the
         accuracy of the source that flagged them (1.0 when not flagged).
+
+    Examples
+    --------
+    >>> annotator_stats({"a": 2}, GoldAccuracyTracker())[0].weight
+    1.0
     """
 
     annotator: str

@@ -46,6 +46,12 @@ class DawidSkeneResult:
         True when the log-likelihood change fell below ``tol`` before ``max_iter``.
     log_likelihood
         Marginal log-likelihood of the labels under the final parameters.
+
+    Examples
+    --------
+    >>> fit = DawidSkene().fit([("i1", "a", "x"), ("i1", "b", "x"), ("i2", "a", "y")])
+    >>> fit.classes, dict(fit.labels), {c: round(p, 3) for c, p in fit.priors.items()}
+    (('x', 'y'), {'i1': 'x', 'i2': 'y'}, {'x': 0.502, 'y': 0.498})
     """
 
     classes: tuple[Label, ...]

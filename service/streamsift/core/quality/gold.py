@@ -22,7 +22,13 @@ Policy = Literal["downweight", "exclude"]
 
 @dataclass(frozen=True, slots=True)
 class GoldItem:
-    """An item whose true label is known."""
+    """An item whose true label is known.
+
+    Examples
+    --------
+    >>> GoldItem("g1", {"amount": 12.5}, "fraud").label
+    'fraud'
+    """
 
     item_id: str
     features: Features
@@ -32,7 +38,14 @@ class GoldItem:
 @dataclass(frozen=True, slots=True)
 class GoldRequest:
     """A gold item to inject, under a fresh opaque ``request_id`` so that labellers
-    cannot recognise a gold item that they have seen before."""
+    cannot recognise a gold item that they have seen before.
+
+    Examples
+    --------
+    >>> req = GoldMixer(GoldSet([GoldItem("g1", {}, 0)]), rate=1.0, seed=0).draw()
+    >>> req.gold.item_id, len(req.request_id), req.request_id != "g1"
+    ('g1', 32, True)
+    """
 
     request_id: str
     gold: GoldItem
