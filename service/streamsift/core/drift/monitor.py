@@ -62,7 +62,8 @@ class DriftMonitor:
     window_seconds
         Longest window span in seconds (default 600; ``None`` for count-only windows).
     min_events
-        Fewest events for a time-closed window (default 100).
+        Fewest events for a time-closed window (default 100; capped at
+        ``window_size``).
     correction
         ``"bh"`` (Benjamini-Hochberg, default) or ``"bonferroni"``.
     ks_alpha
@@ -118,8 +119,6 @@ class DriftMonitor:
             check_float("window_seconds", window_seconds, 0.0)
         self.window_seconds = window_seconds
         self.min_events = check_int("min_events", min_events, 2)
-        if min_events > window_size:
-            raise ConfigurationError(f"min_events must be <= window_size, got {min_events!r}")
         self.correction: Correction = check_choice(  # type: ignore[assignment]
             "correction", correction, ("bonferroni", "bh")
         )
@@ -137,6 +136,7 @@ class DriftMonitor:
         self._reset()
 
     def _reset(self) -> None:
+        self._min_events = min(self.min_events, self.window_size)
         self._regions: dict[str, _RegionState] = {}
         self._boost = RegionBoost(self.boost_factor, self.decay_windows)
         self._windows_closed = 0
@@ -176,7 +176,7 @@ class DriftMonitor:
         results: list[DriftResult] = []
         if (
             self.window_seconds is not None
-            and len(window) >= self.min_events
+            and len(window) >= self._min_events
             and timestamp - window.start >= self.window_seconds
         ):
             results.append(self._close(region, state))
@@ -201,7 +201,7 @@ class DriftMonitor:
         return [
             self._close(region, state)
             for region, state in self._regions.items()
-            if len(state.window) >= self.min_events
+            if len(state.window) >= self._min_events
             and timestamp - state.window.start >= self.window_seconds
         ]
 
