@@ -14,9 +14,13 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from river import base
-
-from streamsift.core.models import BASE_MODELS, DEFAULT_BASE_MODEL, accepts_weight, make_model
+from streamsift.core.models import (
+    BASE_MODELS,
+    DEFAULT_BASE_MODEL,
+    Classifier,
+    accepts_weight,
+    make_model,
+)
 from streamsift.core.types import Features, Label
 from streamsift.errors import ConfigurationError
 
@@ -119,7 +123,7 @@ class Committee:
     def _reset(self) -> None:
         master = random.Random(self.seed)
         names = self.families or (self.base_model,)
-        self._members: list[base.Classifier] = []
+        self._members: list[Classifier] = []
         self._rngs: list[random.Random] = []
         for i in range(self.size):
             self._members.append(make_model(names[i % len(names)], master.randrange(2**31)))
@@ -127,7 +131,7 @@ class Committee:
         self._weighted = [accepts_weight(m) for m in self._members]
 
     @property
-    def members(self) -> tuple[base.Classifier, ...]:
+    def members(self) -> tuple[Classifier, ...]:
         """The member models (read-only view)."""
         return tuple(self._members)
 

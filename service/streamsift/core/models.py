@@ -24,10 +24,9 @@ import math
 import numbers
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from river import (
-    base,
     compose,
     forest,
     linear_model,
@@ -44,17 +43,28 @@ from streamsift.errors import ConfigurationError
 __all__ = [
     "BASE_MODELS",
     "DEFAULT_BASE_MODEL",
+    "Classifier",
     "accepts_weight",
     "make_model",
 ]
 
 
+class Classifier(Protocol):
+    """The River classifier surface the core relies on (pipelines included)."""
+
+    def learn_one(self, x: dict[str, Any], y: Any, **kwargs: Any) -> None:
+        """Learn one labelled item."""
+        ...
+
+    def predict_proba_one(self, x: dict[str, Any]) -> dict[Any, float]:
+        """Class probabilities (empty before any label)."""
+        ...
+
+
 def _clean(x: dict[str, Any]) -> dict[str, Any]:
     """Drop missing values (``None`` and NaN) so that no step sees them."""
     return {
-        k: v
-        for k, v in x.items()
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
+        k: v for k, v in x.items() if v is not None and not (isinstance(v, float) and math.isnan(v))
     }
 
 
@@ -65,48 +75,48 @@ def _encoded() -> compose.Pipeline:
     return compose.FuncTransformer(_clean) | compose.TransformerUnion(numeric, categorical)
 
 
-def _logreg(seed: int) -> base.Classifier:
+def _logreg(seed: int) -> Classifier:
     del seed  # deterministic: SGD from zero weights
     clf = linear_model.LogisticRegression(optimizer=optim.SGD(0.05), l2=1e-4)
     return _encoded() | multiclass.OneVsRestClassifier(clf)
 
 
-def _softmax(seed: int) -> base.Classifier:
+def _softmax(seed: int) -> Classifier:
     del seed
     return _encoded() | linear_model.SoftmaxRegression(optimizer=optim.SGD(0.05), l2=1e-4)
 
 
-def _naive_bayes(seed: int) -> base.Classifier:
+def _naive_bayes(seed: int) -> Classifier:
     del seed
     return _encoded() | naive_bayes.GaussianNB()
 
 
-def _hoeffding(seed: int) -> base.Classifier:
+def _hoeffding(seed: int) -> Classifier:
     model = tree.HoeffdingAdaptiveTreeClassifier(
         grace_period=50, leaf_prediction="nba", delta=1e-5, seed=seed
     )
     return compose.FuncTransformer(_clean) | model
 
 
-def _hoeffding_static(seed: int) -> base.Classifier:
+def _hoeffding_static(seed: int) -> Classifier:
     del seed
     model = tree.HoeffdingTreeClassifier(grace_period=50, leaf_prediction="nba", delta=1e-5)
     return compose.FuncTransformer(_clean) | model
 
 
-def _knn(seed: int) -> base.Classifier:
+def _knn(seed: int) -> Classifier:
     del seed
     engine = neighbors.LazySearch(window_size=100)
     return _encoded() | neighbors.KNNClassifier(n_neighbors=5, engine=engine)
 
 
-def _arf_small(seed: int) -> base.Classifier:
+def _arf_small(seed: int) -> Classifier:
     model = forest.ARFClassifier(n_models=3, grace_period=50, seed=seed)
     return compose.FuncTransformer(_clean) | model
 
 
 #: Base model name -> factory taking a seed. Names are stable kebab-case keys.
-BASE_MODELS: Mapping[str, Callable[[int], base.Classifier]] = MappingProxyType(
+BASE_MODELS: Mapping[str, Callable[[int], Classifier]] = MappingProxyType(
     {
         "hoeffding": _hoeffding,
         "hoeffding-static": _hoeffding_static,
@@ -122,7 +132,7 @@ BASE_MODELS: Mapping[str, Callable[[int], base.Classifier]] = MappingProxyType(
 DEFAULT_BASE_MODEL = "hoeffding"
 
 
-def make_model(name: str = DEFAULT_BASE_MODEL, seed: int = 0) -> base.Classifier:
+def make_model(name: str = DEFAULT_BASE_MODEL, seed: int = 0) -> Classifier:
     """Build a fresh, unfitted classifier from the registry.
 
     Parameters
@@ -154,7 +164,7 @@ def make_model(name: str = DEFAULT_BASE_MODEL, seed: int = 0) -> base.Classifier
     return factory(seed)
 
 
-def accepts_weight(model: base.Estimator) -> bool:
+def accepts_weight(model: object) -> bool:
     """Whether ``model.learn_one`` honours a sample weight ``w``.
 
     Looks through pipelines (their last step learns) and one-vs-rest wrappers;
@@ -169,8 +179,11 @@ def accepts_weight(model: base.Estimator) -> bool:
         return accepts_weight(list(model.steps.values())[-1])
     if isinstance(model, multiclass.OneVsRestClassifier):
         return accepts_weight(model.classifier)
+    method = getattr(type(model), "learn_one", None)
+    if method is None:
+        return False
     try:
-        params = inspect.signature(type(model).learn_one).parameters
-    except (TypeError, ValueError, AttributeError):
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
         return False
     return "w" in params

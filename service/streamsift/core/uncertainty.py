@@ -533,4 +533,6 @@ def make_strategy(name: str, **params: Any) -> Strategy:
     try:
         return factory(**params)
     except TypeError as exc:
-        raise ConfigurationError(f"strategy {name!r}: bad parameters {sorted(params)}: {exc}") from exc
+        raise ConfigurationError(
+            f"strategy {name!r}: bad parameters {sorted(params)}: {exc}"
+        ) from exc

@@ -1,0 +1,275 @@
+"""The online model: one River classifier, an optional committee, and warm-up state.
+
+The learner feeds it joined labels weighted by ``1/p``; the scorers ask it for class
+probabilities. It tracks prequential accuracy (each label is first predicted, then
+learnt) over the labels it was given, which under active selection is the accuracy
+on selected items, and decides when the model is *warm*, i.e. when its uncertainty
+is worth more than uniform sampling.
+
+Warm-up rule (``is_warm``): the model becomes warm at the first label after which
+
+* ``labels_seen >= min_labels``, and
+* two full consecutive windows of ``stability_window`` labels exist, and the
+  prequential accuracy of the latest window differs from that of the window just
+  before it by at most ``stability_tolerance``.
+
+Once warm it stays warm (a latch): the sampler must not flap back to uniform
+sampling; drift is handled by the drift boost, not by the cold-start rule.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from streamsift.core.committee import Committee, _check_name
+from streamsift.core.models import DEFAULT_BASE_MODEL, Classifier, accepts_weight, make_model
+from streamsift.core.types import Features, Label
+from streamsift.errors import ConfigurationError, SchemaError
+
+__all__ = ["OnlineModel"]
+
+
+def _int_at_least(param: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigurationError(f"{param}: expected an int >= {low}, got {value!r}")
+
+
+class OnlineModel:
+    """The online classifier (and committee) with prequential accuracy and warm-up.
+
+    Parameters
+    ----------
+    base_model
+        Registry name of the model (see :mod:`streamsift.core.models`).
+    committee_size
+        Members of the committee; 0 for none, else at least 2.
+    seed
+        Seeds the model, the committee and the weight rounding.
+    families
+        Optional model families for the committee (round-robin).
+    min_labels
+        Labels needed before the model can be warm.
+    stability_window
+        Labels per prequential-accuracy window.
+    stability_tolerance
+        Largest change of windowed accuracy between two consecutive windows for
+        the accuracy to count as stable.
+    weight_clip
+        Importance weights above this are clipped (None: no clipping).
+
+    Examples
+    --------
+    >>> from river.datasets import synth
+    >>> online = OnlineModel("hoeffding", min_labels=200, stability_window=100)
+    >>> for x, y in synth.SEA(seed=1).take(1000):
+    ...     online.learn_one(x, y, w=1.0)
+    >>> online.labels_seen, online.classes, online.is_warm
+    (1000, [False, True], True)
+    >>> round(online.prequential_accuracy, 2)
+    0.91
+    """
+
+    def __init__(
+        self,
+        base_model: str = DEFAULT_BASE_MODEL,
+        committee_size: int = 0,
+        seed: int = 0,
+        families: Sequence[str] | None = None,
+        min_labels: int = 200,
+        stability_window: int = 100,
+        stability_tolerance: float = 0.02,
+        weight_clip: float | None = 10.0,
+    ) -> None:
+        _check_name("base_model", base_model)
+        if committee_size != 0:
+            _int_at_least("committee_size", committee_size, 2)
+        _int_at_least("seed", seed, -(2**63))
+        if families is not None:
+            if isinstance(families, str) or len(families) == 0:
+                raise ConfigurationError(f"families: expected a non-empty list, got {families!r}")
+            for name in families:
+                _check_name("families", name)
+        _int_at_least("min_labels", min_labels, 0)
+        _int_at_least("stability_window", stability_window, 1)
+        if (
+            isinstance(stability_tolerance, bool)
+            or not isinstance(stability_tolerance, int | float)
+            or not 0 <= stability_tolerance <= 1
+        ):
+            raise ConfigurationError(
+                f"stability_tolerance: expected a number in [0, 1], got {stability_tolerance!r}"
+            )
+        if weight_clip is not None and (
+            isinstance(weight_clip, bool)
+            or not isinstance(weight_clip, int | float)
+            or not 1 <= weight_clip < math.inf
+        ):
+            raise ConfigurationError(
+                f"weight_clip: expected None or a finite number >= 1, got {weight_clip!r}"
+            )
+        self.base_model = base_model
+        self.committee_size = committee_size
+        self.seed = seed
+        self.families = tuple(families) if families is not None else None
+        self.min_labels = min_labels
+        self.stability_window = stability_window
+        self.stability_tolerance = stability_tolerance
+        self.weight_clip = weight_clip
+        self._reset()
+
+    def _reset(self) -> None:
+        self._model: Classifier = make_model(self.base_model, self.seed)
+        self._weighted = accepts_weight(self._model)
+        self._rng = random.Random(self.seed)
+        self._committee: Committee | None = (
+            Committee(self.base_model, self.committee_size, self.seed, self.families)
+            if self.committee_size
+            else None
+        )
+        self._labels_seen = 0
+        self._classes: set[Label] = set()
+        self._label_type: type | None = None
+        self._last: deque[int] = deque(maxlen=self.stability_window)
+        self._prev: deque[int] = deque(maxlen=self.stability_window)
+        self._last_hits = 0
+        self._prev_hits = 0
+        self._warm = False
+        self._version = 0
+
+    # -- prediction ------------------------------------------------------------------
+
+    def predict_proba_one(self, x: Features) -> dict[Label, float]:
+        """Class probabilities of the single model (empty before any label)."""
+        return self._model.predict_proba_one(x if isinstance(x, dict) else dict(x))
+
+    def predict_one(self, x: Features) -> Label | None:
+        """The most probable class, or None before any label."""
+        proba = self.predict_proba_one(x)
+        return max(proba, key=proba.__getitem__) if proba else None
+
+    def committee_probas(self, x: Features) -> list[dict[Label, float]]:
+        """Each committee member's probabilities; empty when there is no committee."""
+        return self._committee.member_probas(x) if self._committee is not None else []
+
+    # -- learning --------------------------------------------------------------------
+
+    def can_learn_label(self, y: object) -> bool:
+        """Whether ``y`` can be learnt: a str or int (bool included) of the same exact
+        type as the labels seen so far (mixing ``1`` and ``"1"`` would split a class)."""
+        if not isinstance(y, str | int):
+            return False
+        return self._label_type is None or type(y) is self._label_type
+
+    def learn_one(self, x: Features, y: Label, w: float = 1.0) -> None:
+        """Predict ``x`` (prequential hit or miss), then learn ``(x, y)`` with weight ``w``.
+
+        Raises
+        ------
+        SchemaError
+            ``unlearnable_label`` if :meth:`can_learn_label` rejects ``y``;
+            ``invalid_weight`` if ``w`` is not a positive finite number.
+        """
+        if not self.can_learn_label(y):
+            raise SchemaError("unlearnable_label", f"cannot learn label {y!r}")
+        if not 0 < w < math.inf:
+            raise SchemaError("invalid_weight", f"weight must be positive and finite, got {w!r}")
+        if self.weight_clip is not None and w > self.weight_clip:
+            w = self.weight_clip
+        xd = x if isinstance(x, dict) else dict(x)
+        self._record(self.predict_one(xd) == y)
+        if self._weighted:
+            self._model.learn_one(xd, y, w=w)
+        else:  # stochastic rounding keeps the expected weight
+            k = int(w) + (self._rng.random() < w - int(w))
+            for _ in range(k):
+                self._model.learn_one(xd, y)
+        if self._committee is not None:
+            self._committee.learn_one(xd, y, w)
+        self._labels_seen += 1
+        self._classes.add(y)
+        self._label_type = type(y)
+
+    def _record(self, hit: bool) -> None:
+        h = int(hit)
+        if len(self._last) == self.stability_window:
+            moved = self._last[0]
+            self._last_hits -= moved
+            if len(self._prev) == self.stability_window:
+                self._prev_hits -= self._prev[0]
+            self._prev.append(moved)
+            self._prev_hits += moved
+        self._last.append(h)
+        self._last_hits += h
+        if (
+            not self._warm
+            and self._labels_seen + 1 >= self.min_labels
+            and len(self._prev) == self.stability_window
+        ):
+            gap = abs(self._last_hits - self._prev_hits) / self.stability_window
+            self._warm = gap <= self.stability_tolerance + 1e-12
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def model(self) -> Classifier:
+        """The single River model."""
+        return self._model
+
+    @property
+    def committee(self) -> Committee | None:
+        """The committee, if any."""
+        return self._committee
+
+    @property
+    def labels_seen(self) -> int:
+        """Number of labels learnt."""
+        return self._labels_seen
+
+    @property
+    def classes(self) -> list[Label]:
+        """Labels seen so far, sorted."""
+        return sorted(self._classes)
+
+    @property
+    def prequential_accuracy(self) -> float:
+        """Prequential accuracy over the last ``stability_window`` labels (0.0 before any)."""
+        return self._last_hits / len(self._last) if self._last else 0.0
+
+    @property
+    def is_warm(self) -> bool:
+        """Whether the warm-up rule of the module docstring has been met (it latches)."""
+        return self._warm
+
+    @property
+    def version(self) -> int:
+        """Snapshot version, bumped by the learner at each snapshot."""
+        return self._version
+
+    def bump_version(self) -> int:
+        """Increment and return the version."""
+        self._version += 1
+        return self._version
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "base_model": self.base_model,
+            "committee_size": self.committee_size,
+            "seed": self.seed,
+            "families": list(self.families) if self.families is not None else None,
+            "min_labels": self.min_labels,
+            "stability_window": self.stability_window,
+            "stability_tolerance": self.stability_tolerance,
+            "weight_clip": self.weight_clip,
+        }
+
+    def clone(self) -> OnlineModel:
+        """A fresh, unfitted copy with the same parameters."""
+        return OnlineModel(**self._params())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"OnlineModel({args})"
