@@ -1,0 +1,1 @@
+"""Tier-3 tests: a real Kafka broker (marker ``kafka``), unique topic names."""
