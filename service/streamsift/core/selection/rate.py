@@ -52,17 +52,26 @@ class EwmaRate:
         self._last: float | None = None
         self._total = 0.0
 
-    def update(self, now: float, n: float = 1.0) -> None:
-        """Record ``n`` arrivals at time ``now`` (seconds)."""
+    def update(self, now: float, n: float = 1.0, *, spread: bool = False) -> None:
+        """Record ``n`` arrivals at time ``now`` (seconds).
+
+        With ``spread=True`` the ``n`` arrivals are taken as evenly spread over the time
+        since the previous update (a batch counted at the end of its interval), and
+        weighted accordingly; without it they all count as arriving at ``now``.
+        """
         last = self._last
+        weight = 1.0
         if last is None:
             self._last = now
         elif now > last:
-            d = math.exp(-(now - last) * self._k)
+            x = (now - last) * self._k
+            d = math.exp(-x)
             self._count *= d
             self._exposure = self._exposure * d + (1.0 - d) / self._k
             self._last = now
-        self._count += n
+            if spread:
+                weight = (1.0 - d) / x
+        self._count += n * weight
         self._total += n
 
     def rate_at(self, now: float) -> float:

@@ -246,7 +246,7 @@ class Selector:
 
     def _refresh(self, now: float) -> None:
         if self._since:
-            self._events.update(now, float(self._since))
+            self._events.update(now, float(self._since), spread=True)
         self._since = 0
         self._last_refresh = now
         hist = self._hist
@@ -361,6 +361,11 @@ class Selector:
     def target_fraction(self) -> float:
         """Share of events currently aimed at (after error feedback)."""
         return self._f_eff
+
+    @property
+    def nominal_fraction(self) -> float:
+        """Target fraction before error feedback (capacity and budget over event rate)."""
+        return self._f
 
     @property
     def target_label_rate(self) -> float:
