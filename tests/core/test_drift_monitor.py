@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from typing import Any
 
@@ -98,7 +99,7 @@ def test_lasting_shift_rebases_and_stops_firing_and_boost_decays() -> None:
         boosts.append(m.boost("r"))
         feed(m, rng, 200, shift=1.0)
     assert boosts[-1] == 1.0
-    assert all(a >= b for a, b in zip(boosts, boosts[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(boosts))
 
 
 def test_boost_decay_is_geometric_to_one() -> None:
@@ -220,7 +221,11 @@ def test_monitor_parameter_validation(kwargs: dict[str, Any], name: str) -> None
 
 @pytest.mark.parametrize(
     ("kwargs", "name"),
-    [({"factor": 0.9}, "factor"), ({"factor": "3"}, "factor"), ({"decay_windows": 0}, "decay_windows")],
+    [
+        ({"factor": 0.9}, "factor"),
+        ({"factor": "3"}, "factor"),
+        ({"decay_windows": 0}, "decay_windows"),
+    ],
 )
 def test_boost_parameter_validation(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ConfigurationError, match=name):

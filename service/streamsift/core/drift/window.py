@@ -62,12 +62,14 @@ class Columns:
         labels: dict[str, Counter[str]] = {}
         for row in window.features:
             for name, value in row.items():
-                if value is None:
-                    continue
-                if _is_number(value):
-                    if value == value:
-                        numbers.setdefault(name, []).append(float(value))
-                else:
+                kind = type(value)
+                if kind is float or kind is int or (kind is not bool and _is_number(value)):
+                    if value == value:  # NaN is missing
+                        column = numbers.get(name)
+                        if column is None:
+                            column = numbers[name] = []
+                        column.append(value)  # type: ignore[arg-type]
+                elif value is not None:
                     labels.setdefault(name, Counter())[str(value)] += 1
         for name in set(numbers) & set(labels):
             labels[name].update(str(v) for v in numbers.pop(name))
