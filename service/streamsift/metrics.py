@@ -1,0 +1,434 @@
+"""Every Prometheus metric of streamsift, in one place.
+
+Names follow ``streamsift_<subsystem>_<name>_<unit>`` in base units: counters end
+in ``_total``, durations are histograms in seconds, ratios end in ``_ratio``.
+Every metric is registered on the :class:`~prometheus_client.CollectorRegistry`
+given to :class:`Metrics`, so tests build a fresh registry and read values with
+``registry.get_sample_value``. Label values are bounded: reasons and arms come
+from fixed sets (initialised up front so that a zero is exported before the
+first event), regions and features pass through :class:`LabelCap`, which keeps
+the first ``limit`` distinct values and maps the rest to ``"other"``. An event id
+is never a label value.
+
+Examples
+--------
+>>> from prometheus_client import CollectorRegistry
+>>> reg = CollectorRegistry()
+>>> m = Metrics(reg, max_regions=2)
+>>> m.events_invalid.labels(reason="invalid_json").inc()
+>>> reg.get_sample_value("streamsift_scorer_events_invalid_total", {"reason": "invalid_json"})
+1.0
+>>> reg.get_sample_value("streamsift_scorer_events_invalid_total", {"reason": "oversized"})
+0.0
+>>> [m.regions(r) for r in ("eu", "us", "apac", "eu")]
+['eu', 'us', 'other', 'eu']
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from streamsift.schemas import DECODE_REASONS
+
+__all__ = [
+    "ARMS",
+    "DEAD_LETTER_SOURCES",
+    "JOIN_REJECT_REASONS",
+    "SNAPSHOT_REFUSE_REASONS",
+    "LabelCap",
+    "Metrics",
+]
+
+NAMESPACE: Final = "streamsift"
+OTHER: Final = "other"
+
+#: Arms of a decision (``none``: not selected).
+ARMS: Final = ("active", "control", "bootstrap", "none")
+#: Why a label was not joined.
+JOIN_REJECT_REASONS: Final = (
+    "invalid",
+    "duplicate",
+    "unknown",
+    "expired",
+    "unlearnable_class",
+)
+#: Why a snapshot was refused.
+SNAPSHOT_REFUSE_REASONS: Final = (
+    "malformed",
+    "wrong_model",
+    "hash_mismatch",
+    "bad_signature",
+    "unpickle_error",
+)
+#: Inputs whose bad messages are dead-lettered, with the extra join reasons.
+DEAD_LETTER_SOURCES: Final = ("inference-events", "labels", "pending", "training")
+DEAD_LETTER_REASONS: Final = (
+    *dict.fromkeys(DECODE_REASONS + JOIN_REJECT_REASONS[1:]),
+    "processing_error",
+)
+
+#: Scoring takes microseconds to milliseconds per event.
+SCORING_BUCKETS: Final = (
+    1e-5,
+    2.5e-5,
+    5e-5,
+    1e-4,
+    2.5e-4,
+    5e-4,
+    1e-3,
+    2.5e-3,
+    5e-3,
+    1e-2,
+    5e-2,
+    0.25,
+)
+#: Batches take milliseconds to seconds.
+BATCH_BUCKETS: Final = (1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Humans answer in seconds to days.
+LABEL_LATENCY_BUCKETS: Final = (
+    1.0,
+    5.0,
+    15.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    4 * 3600.0,
+    12 * 3600.0,
+    86400.0,
+    3 * 86400.0,
+)
+
+
+class LabelCap:
+    """Bound the distinct values of one metric label.
+
+    Parameters
+    ----------
+    limit
+        How many distinct values are kept; later ones become ``"other"``.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        self.limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        """Return ``value`` if it is (or can become) one of the kept values, else ``other``."""
+        if value in self._seen:
+            return value
+        if len(self._seen) < self.limit and value != OTHER:
+            self._seen.add(value)
+            return value
+        return OTHER
+
+
+class Metrics:
+    """The project's metrics, registered on one registry.
+
+    Parameters
+    ----------
+    registry
+        Where the metrics are registered (a fresh one per test).
+    max_regions
+        Distinct ``region`` label values before ``other``.
+    max_features
+        Distinct ``feature`` label values before ``other``.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry, *, max_regions: int = 16, max_features: int = 32
+    ) -> None:
+        self.registry = registry
+        self.regions = LabelCap(max_regions)
+        self.features = LabelCap(max_features)
+        r = registry
+        ns = NAMESPACE
+
+        # --- scorer -------------------------------------------------------------
+        self.events_consumed = Counter(
+            "scorer_events_consumed", "Inference events read.", namespace=ns, registry=r
+        )
+        self.events_valid = Counter(
+            "scorer_events_valid",
+            "Inference events that decoded and validated.",
+            namespace=ns,
+            registry=r,
+        )
+        self.events_invalid = Counter(
+            "scorer_events_invalid",
+            "Inference events rejected, by reason.",
+            ["reason"],
+            namespace=ns,
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "scorer_duplicates",
+            "Events not decided again: kind=duplicate (a producer retry) or redelivered"
+            " (re-read after a restart; already in the decision log).",
+            ["kind"],
+            namespace=ns,
+            registry=r,
+        )
+        self.scoring_duration = Histogram(
+            "scorer_scoring_duration_seconds",
+            "Time of one Sampler.decide call.",
+            namespace=ns,
+            registry=r,
+            buckets=SCORING_BUCKETS,
+        )
+        self.batch_duration = Histogram(
+            "scorer_batch_duration_seconds",
+            "Time to process one batch, sends included.",
+            namespace=ns,
+            registry=r,
+            buckets=BATCH_BUCKETS,
+        )
+        self.decisions = Counter(
+            "scorer_decisions",
+            "Decisions, by arm (none: not selected) and region.",
+            ["arm", "region"],
+            namespace=ns,
+            registry=r,
+        )
+        self.label_requests = Counter(
+            "scorer_label_requests",
+            "Label requests sent (acked), by arm.",
+            ["arm"],
+            namespace=ns,
+            registry=r,
+        )
+        self.recovered_requests = Counter(
+            "scorer_recovered_requests",
+            "Requests re-sent after a restart because the decision was logged but the request"
+            " never reached label-requests.",
+            namespace=ns,
+            registry=r,
+        )
+        self.drift_events = Counter(
+            "drift_events",
+            "Drift windows closed, by region and outcome.",
+            ["region", "drifted"],
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- sampler state (gauges refreshed from Sampler.state) ------------------
+        self.selection_ratio = Gauge(
+            "sampler_selection_ratio",
+            "Measured share of decided events that were selected.",
+            namespace=ns,
+            registry=r,
+        )
+        self.target_ratio = Gauge(
+            "sampler_target_selection_ratio",
+            "Target share of events to select.",
+            namespace=ns,
+            registry=r,
+        )
+        self.target_label_rate = Gauge(
+            "sampler_target_label_rate_per_second",
+            "Target label-request rate of this worker.",
+            namespace=ns,
+            registry=r,
+        )
+        self.event_rate = Gauge(
+            "sampler_event_rate_per_second",
+            "Measured event rate of this worker.",
+            namespace=ns,
+            registry=r,
+        )
+        self.threshold = Gauge(
+            "sampler_threshold", "Current score threshold.", namespace=ns, registry=r
+        )
+        self.sampler_pending = Gauge(
+            "sampler_pending_items",
+            "Outstanding requests as the sampler counts them.",
+            namespace=ns,
+            registry=r,
+        )
+        self.boost = Gauge(
+            "sampler_region_boost_ratio",
+            "Sampling boost of a region (1: none).",
+            ["region"],
+            namespace=ns,
+            registry=r,
+        )
+        self.spent_today = Gauge(
+            "sampler_spent_today",
+            "Money spent on labels today (configured currency).",
+            namespace=ns,
+            registry=r,
+        )
+        self.capacity_share = Gauge(
+            "worker_capacity_share_ratio",
+            "This worker's share of the global capacity.",
+            namespace=ns,
+            registry=r,
+        )
+        self.live_workers = Gauge(
+            "worker_live_workers",
+            "Workers that published an event rate recently.",
+            namespace=ns,
+            registry=r,
+        )
+        self.ready = Gauge(
+            "worker_ready", "1 when /readyz answers ready.", namespace=ns, registry=r
+        )
+
+        # --- control arm and model ------------------------------------------------
+        self.control_accuracy = Gauge(
+            "control_accuracy_ratio",
+            "Accuracy estimated on control-arm labels, by model (production, online) and"
+            " bound (estimate, lower, upper).",
+            ["model", "bound"],
+            namespace=ns,
+            registry=r,
+        )
+        self.control_lift = Gauge(
+            "control_lift_ratio",
+            "Online minus production accuracy on control labels.",
+            ["bound"],
+            namespace=ns,
+            registry=r,
+        )
+        self.model_version = Gauge(
+            "model_version", "Version of the online model in use.", namespace=ns, registry=r
+        )
+        self.labels_seen = Gauge(
+            "model_labels_seen",
+            "Labels the online model has learned from.",
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- drift ----------------------------------------------------------------
+        self.drift_ks = Gauge(
+            "drift_ks_statistic",
+            "Last two-sample KS statistic, by region and feature.",
+            ["region", "feature"],
+            namespace=ns,
+            registry=r,
+        )
+        self.drift_psi = Gauge(
+            "drift_psi",
+            "Last population stability index, by region and feature.",
+            ["region", "feature"],
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- join -----------------------------------------------------------------
+        self.pending_items = Gauge(
+            "join_pending_items",
+            "Items in this worker's pending store awaiting a label.",
+            namespace=ns,
+            registry=r,
+        )
+        self.oldest_pending_age = Gauge(
+            "join_oldest_pending_age_seconds",
+            "Age of the oldest item awaiting a label.",
+            namespace=ns,
+            registry=r,
+        )
+        self.label_arrivals = Counter(
+            "join_label_arrivals", "Label messages read.", namespace=ns, registry=r
+        )
+        self.label_latency = Histogram(
+            "join_label_latency_seconds",
+            "Time from label request to joined label.",
+            namespace=ns,
+            registry=r,
+            buckets=LABEL_LATENCY_BUCKETS,
+        )
+        self.labels_joined = Counter(
+            "join_labels_joined",
+            "Labels joined and passed to the learner, by arm.",
+            ["arm"],
+            namespace=ns,
+            registry=r,
+        )
+        self.labels_rejected = Counter(
+            "join_labels_rejected",
+            "Labels not trained on, by reason.",
+            ["reason"],
+            namespace=ns,
+            registry=r,
+        )
+        self.expired = Counter(
+            "join_expired", "Pending items expired unlabelled.", namespace=ns, registry=r
+        )
+        self.duplicate_pending = Counter(
+            "join_duplicate_requests",
+            "A second request for an event_id reached the pending store (should stay 0).",
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- learner and snapshots ------------------------------------------------
+        self.labels_learned = Counter(
+            "learner_labels_learned", "Labels given to Sampler.learn.", namespace=ns, registry=r
+        )
+        self.snapshots_published = Counter(
+            "learner_snapshots_published",
+            "Signed snapshots published.",
+            namespace=ns,
+            registry=r,
+        )
+        self.snapshots_loaded = Counter(
+            "snapshot_loaded", "Verified snapshots swapped in.", namespace=ns, registry=r
+        )
+        self.snapshots_refused = Counter(
+            "snapshot_refused",
+            "Snapshots refused, by reason.",
+            ["reason"],
+            namespace=ns,
+            registry=r,
+        )
+
+        # --- transport ------------------------------------------------------------
+        self.consumer_lag = Gauge(
+            "consumer_lag_messages",
+            "Messages behind the high-water mark, by input topic.",
+            ["topic"],
+            namespace=ns,
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "deadletters",
+            "Messages sent to dead-letters, by source and reason.",
+            ["source", "reason"],
+            namespace=ns,
+            registry=r,
+        )
+
+        self._initialise()
+
+    def _initialise(self) -> None:
+        """Create the known label combinations so that zeros are exported."""
+        for reason in DECODE_REASONS:
+            self.events_invalid.labels(reason=reason)
+        for kind in ("duplicate", "redelivered"):
+            self.duplicates.labels(kind=kind)
+        for arm in ARMS:
+            if arm != "none":
+                self.label_requests.labels(arm=arm)
+                self.labels_joined.labels(arm=arm)
+        for reason in JOIN_REJECT_REASONS:
+            self.labels_rejected.labels(reason=reason)
+        for reason in SNAPSHOT_REFUSE_REASONS:
+            self.snapshots_refused.labels(reason=reason)
+        for source in DEAD_LETTER_SOURCES:
+            for reason in DEAD_LETTER_REASONS:
+                self.dead_letters.labels(source=source, reason=reason)
+        for model in ("production", "online"):
+            for bound in ("estimate", "lower", "upper"):
+                self.control_accuracy.labels(model=model, bound=bound)
+        for bound in ("estimate", "lower", "upper"):
+            self.control_lift.labels(bound=bound)
+        self.capacity_share.set(1.0)
+        self.live_workers.set(1)

@@ -1,0 +1,340 @@
+"""The faust application: topics, the pending table, agents, timers, background tasks.
+
+:class:`StreamService` wires the transport pieces around one sampler:
+
+* agent ``scorer`` over inference-events (concurrency 1, batches taken without
+  automatic acks; a batch is acknowledged only after :meth:`Scorer.process`
+  returned, i.e. after every message it caused was acknowledged by the broker);
+* agents ``pending`` and ``labels`` filling and joining the pending table (a faust
+  table with a changelog, keyed by event_id bytes, partitioned like the topics);
+* timers: pending expiry, sampler-state gauges and consumer lag, worker-rate
+  publication;
+* background tasks: the snapshot follower, the learner, the worker-rates follower;
+* HTTP views (:mod:`streamsift.stream.web`).
+
+An unexpected exception in an agent crashes the worker (``CrashingSupervisor``):
+the uncommitted batch is read again by the next worker, which is safe (see
+:mod:`streamsift.stream.recovery`), whereas carrying on could commit past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
+
+import faust
+from mode import CrashingSupervisor
+from prometheus_client import CollectorRegistry
+
+from streamsift.config import Settings
+from streamsift.metrics import Metrics
+from streamsift.stream.follower import SnapshotFollower
+from streamsift.stream.join import Joiner
+from streamsift.stream.kafka_config import faust_broker_url, faust_credentials
+from streamsift.stream.learner import Learner
+from streamsift.stream.rates import RateSharing
+from streamsift.stream.records import from_faust_event
+from streamsift.stream.recovery import KafkaLogReader, LogReader
+from streamsift.stream.scorer import Scorer
+from streamsift.stream.topics import PENDING_TABLE
+from streamsift.stream.web import Health, register_views
+
+__all__ = ["FaustSink", "StreamService", "default_worker_id"]
+
+log = logging.getLogger(__name__)
+
+
+def default_worker_id() -> str:
+    """``host-pid``: unique per process, readable in the worker-rates topic."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class FaustSink:
+    """A :class:`~streamsift.stream.ports.Sink` over the faust app's producer."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[Any]:
+        """Queue one message on the app's producer; return its acknowledgement."""
+        fut = await self.app.producer.send(
+            topic,
+            key,
+            value,
+            partition,
+            None,
+            list(headers) if headers is not None else None,
+        )
+        return fut
+
+
+def _raw_topic(app: faust.App, name: str) -> Any:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+
+class StreamService:
+    """One streamsift worker: the faust app and everything it runs.
+
+    Parameters
+    ----------
+    settings
+        Everything configurable.
+    sampler
+        The core's sampler (shared by scorer, join and learner of this worker).
+    registry
+        Where metrics are registered (the process-wide registry in production).
+    input_partitions
+        Partition count of inference-events (from :func:`ensure_topics`).
+    join_partitions
+        Partition count of labels / label-requests / pending.
+    worker_id
+        Name of this worker in worker-rates and decision records.
+    reader
+        Reads the service's own output back (default: over the broker).
+    clock
+        Wall clock.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sampler: Any,
+        registry: CollectorRegistry,
+        *,
+        input_partitions: int,
+        join_partitions: int,
+        worker_id: str | None = None,
+        reader: LogReader | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        s = self.settings = settings
+        self.sampler = sampler
+        self.registry = registry
+        self.worker_id = worker_id or s.worker_id or default_worker_id()
+        self.metrics = Metrics(
+            registry, max_regions=s.max_regions, max_features=s.metrics_max_features
+        )
+        self.app = app = faust.App(
+            s.app_id,
+            broker=faust_broker_url(s),
+            broker_credentials=faust_credentials(s),
+            store=s.store,
+            web_port=s.web_port,
+            web_bind=s.web_host,
+            web_host=s.web_host,
+            topic_partitions=join_partitions,
+            topic_replication_factor=s.topic_replication,
+            table_standby_replicas=0,
+            broker_commit_interval=s.commit_interval_seconds,
+            consumer_auto_offset_reset="earliest",
+            stream_buffer_maxsize=max(4 * s.take_batch, 4_096),
+            producer_acks=-1,
+            web_enabled=True,
+        )
+        self.sink = FaustSink(app)
+        self.follower = SnapshotFollower(s, sampler, self.metrics)
+        self.scorer = Scorer(
+            s,
+            sampler,
+            self.sink,
+            self.metrics,
+            reader or KafkaLogReader(s),
+            input_partitions=input_partitions,
+            worker_id=self.worker_id,
+            clock=clock,
+        )
+        self.table = app.Table(
+            PENDING_TABLE,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=join_partitions,
+            use_partitioner=True,
+        )
+        self.joiner = Joiner(s, sampler, self.sink, self.metrics, self.table, clock)
+        self.learner = Learner(s, sampler, self.sink, self.metrics, self.follower, clock)
+        self.rates = RateSharing(s, sampler, self.sink, self.metrics, self.worker_id, clock)
+        self.health = Health(app, self.follower, self.metrics)
+        self._define_agents()
+        self._define_timers()
+        register_views(app, registry, self.health)
+
+    # --- agents -----------------------------------------------------------------
+    def _define_agents(self) -> None:
+        s, app = self.settings, self.app
+        scorer, joiner = self.scorer, self.joiner
+
+        @app.agent(
+            _raw_topic(app, s.topic_inference_events),
+            name="scorer",
+            concurrency=1,
+            supervisor_strategy=CrashingSupervisor,
+        )
+        async def score(stream: Any) -> None:
+            async for events in stream.noack_take(s.take_batch, within=s.take_within_seconds):
+                await scorer.process([from_faust_event(e) for e in events])
+                for e in events:
+                    await stream.ack(e)
+
+        @app.agent(
+            _raw_topic(app, s.topic_pending),
+            name="pending",
+            concurrency=1,
+            supervisor_strategy=CrashingSupervisor,
+        )
+        async def pending(stream: Any) -> None:
+            async for event in stream.events():
+                await joiner.on_pending(from_faust_event(event))
+
+        @app.agent(
+            _raw_topic(app, s.topic_labels),
+            name="labels",
+            concurrency=1,
+            supervisor_strategy=CrashingSupervisor,
+        )
+        async def labels(stream: Any) -> None:
+            async for event in stream.events():
+                await joiner.on_label(from_faust_event(event))
+
+        async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+            scorer.on_revoked(
+                tp.partition for tp in revoked if tp.topic == s.topic_inference_events
+            )
+
+        app.on_partitions_revoked.connect(cast(Any, on_revoked))
+        self.agents = (score, pending, labels)
+
+    # --- timers and background tasks ---------------------------------------------
+    def _define_timers(self) -> None:
+        s, app = self.settings, self.app
+
+        @app.timer(s.expiry_check_seconds)
+        async def expire() -> None:
+            if not app.rebalancing:
+                self.joiner.expire()
+
+        @app.timer(1.0)
+        async def gauges() -> None:
+            self.refresh_gauges()
+
+        @app.timer(s.rate_publish_seconds)
+        async def publish_rate() -> None:
+            try:
+                await asyncio.wait_for(self.rates.publish(), timeout=10.0)
+                self.health.broker_ok()
+            except Exception as exc:
+                log.warning("worker-rates publish failed: %r", exc)
+            self.rates.apply()
+
+        @app.task
+        async def follow_snapshots() -> None:
+            await self.follower.run()
+
+        @app.task
+        async def learn() -> None:
+            await self.follower.ready.wait()
+            await self.learner.run()
+
+        @app.task
+        async def follow_rates() -> None:
+            await self.rates.follow()
+
+        async def before_shutdown(sender: Any, **kwargs: Any) -> None:
+            try:
+                await asyncio.wait_for(self.rates.retire(), timeout=5.0)
+            except Exception as exc:
+                log.info("could not retire worker rate: %r", exc)
+
+        app.on_before_shutdown.connect(cast(Any, before_shutdown))
+
+    def refresh_gauges(self) -> None:
+        """Copy the sampler's state and the consumer lag into the gauges."""
+        m = self.metrics
+        state = self.sampler.state
+        m.target_ratio.set(float(getattr(state, "target_fraction", 0.0) or 0.0))
+        m.target_label_rate.set(float(getattr(state, "target_label_rate", 0.0) or 0.0))
+        m.event_rate.set(float(getattr(state, "event_rate", 0.0) or 0.0))
+        m.threshold.set(float(getattr(state, "threshold", 0.0) or 0.0))
+        m.sampler_pending.set(float(getattr(state, "pending", 0) or 0))
+        m.spent_today.set(float(getattr(state, "spent_today", 0.0) or 0.0))
+        m.labels_seen.set(float(getattr(state, "labels_seen", 0) or 0))
+        m.model_version.set(float(getattr(state, "model_version", 0) or 0))
+        for region, boost in dict(getattr(state, "boosts", {}) or {}).items():
+            m.boost.labels(region=m.regions(str(region))).set(float(boost))
+        _control_gauges(m, state)
+        self._lag_gauges()
+
+    def _lag_gauges(self) -> None:
+        s, m = self.settings, self.metrics
+        try:
+            consumer = self.app.consumer
+            assignment = consumer.assignment()
+        except Exception:
+            return
+        committed = getattr(consumer, "_committed_offset", {})
+        lag: dict[str, int] = {}
+        for tp in assignment:
+            if tp.topic not in (s.topic_inference_events, s.topic_labels, s.topic_pending):
+                continue
+            high = consumer.highwater(tp)
+            done = committed.get(tp)
+            if high is None:
+                continue
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, int(high) - int(done or 0))
+        kinds = {
+            s.topic_inference_events: "inference-events",
+            s.topic_labels: "labels",
+            s.topic_pending: "pending",
+        }
+        for topic, value in lag.items():
+            m.consumer_lag.labels(topic=kinds[topic]).set(value)
+
+
+def _control_gauges(m: Metrics, state: Any) -> None:
+    """Control-arm estimates, read defensively (estimates may be None before labels)."""
+    for model, attr in (("production", "production_accuracy"), ("online", "online_accuracy")):
+        est = getattr(state, attr, None)
+        for bound, value in _bounds(est).items():
+            m.control_accuracy.labels(model=model, bound=bound).set(value)
+    for bound, value in _bounds(getattr(state, "lift", None)).items():
+        m.control_lift.labels(bound=bound).set(value)
+
+
+def _bounds(est: Any) -> dict[str, float]:
+    """``{estimate, lower, upper}`` of an estimate object, a float, or a tuple."""
+    if est is None:
+        return {}
+    if isinstance(est, int | float):
+        return {"estimate": float(est)}
+    if isinstance(est, tuple) and len(est) == 3:
+        return dict(zip(("estimate", "lower", "upper"), map(float, est), strict=True))
+    out = {}
+    for bound, names in (
+        ("estimate", ("estimate", "value", "mean")),
+        ("lower", ("lower", "low", "ci_low")),
+        ("upper", ("upper", "high", "ci_high")),
+    ):
+        for name in names:
+            v = getattr(est, name, None)
+            if isinstance(v, int | float):
+                out[bound] = float(v)
+                break
+    return out

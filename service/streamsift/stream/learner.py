@@ -1,0 +1,229 @@
+"""The learner: one writer trains the model and publishes signed snapshots.
+
+Joined labels arrive on the single-partition training topic. Every worker runs a
+:class:`Learner`, but they share one consumer group over that one partition, so
+exactly one of them owns it at a time: the group membership is the leader
+election, and a failover is a rebalance.
+
+**Offsets and crashes.** A snapshot records the last training offset it includes
+(Kafka header ``streamsift-training-offset``). When the learner is assigned the
+partition it waits for the snapshot follower's initial read, takes the model of
+the newest verified snapshot and resumes at that offset + 1 -- not at the group's
+committed offset. A crash therefore never loses a label the model had not
+snapshotted (labels after the snapshot are read again) and never applies one twice
+to the snapshotted model. The committed offset is also moved after each snapshot,
+for lag monitoring only. Labels joined twice (a join replayed after a crash) are
+skipped by event id over the last ``DEDUPE_LABELS`` training records, which are
+re-read on assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+
+from streamsift.config import Settings
+from streamsift.errors import SchemaError
+from streamsift.metrics import Metrics
+from streamsift.stream.convert import decode_labelled
+from streamsift.stream.deadletter import DeadLetters
+from streamsift.stream.follower import SnapshotFollower
+from streamsift.stream.kafka_io import make_consumer, read_range
+from streamsift.stream.ports import SamplerLike, Sink
+from streamsift.stream.records import from_consumer_record
+from streamsift.stream.snapshots import OFFSET_HEADER, encode_snapshot
+
+__all__ = ["Learner"]
+
+log = logging.getLogger(__name__)
+
+#: Event ids remembered to skip labels joined twice.
+DEDUPE_LABELS: int = 10_000
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, learner: Learner) -> None:
+        self.learner = learner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.learner.on_revoked()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.learner.on_assigned(list(assigned))
+
+
+class Learner:
+    """Learn from the training topic when this worker owns it; publish snapshots.
+
+    Parameters
+    ----------
+    settings
+        Topics, snapshot cadence and key, model name.
+    sampler
+        ``learn`` and ``model`` (``bump_version``, ``version``, ``labels_seen``).
+    sink
+        Where snapshots (and dead letters of bad training records) go.
+    metrics
+        The project's metrics.
+    follower
+        This worker's snapshot follower (newest verified snapshot and its offset).
+    clock
+        Wall clock, seconds since the epoch.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sampler: SamplerLike,
+        sink: Sink,
+        metrics: Metrics,
+        follower: SnapshotFollower,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.sampler = sampler
+        self.sink = sink
+        self.metrics = metrics
+        self.follower = follower
+        self.clock = clock
+        self.dead_letters = DeadLetters(sink, settings.topic_dead_letters, metrics, clock)
+        self.tp = TopicPartition(settings.topic_training, 0)
+        self.owner = False
+        self._consumer: Any = None
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._last_offset: int | None = None
+        self._snapshot_offset: int | None = None
+        self._since_snapshot = 0
+        self._last_snapshot_at = clock()
+
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Become the learner: restore from the newest snapshot, seek past it."""
+        if self.tp not in assigned:
+            return
+        await self.follower.ready.wait()
+        consumer = self._consumer
+        own = self._snapshot_offset
+        theirs = self.follower.training_offset
+        resume_after = own if own is not None and (theirs is None or own >= theirs) else theirs
+        low = (await consumer.beginning_offsets([self.tp]))[self.tp]
+        if resume_after is None:
+            committed = await consumer.committed(self.tp)
+            start = committed if committed is not None else low
+        else:
+            start = max(low, resume_after + 1)
+        self._recent.clear()
+        for rec in await read_range(consumer, self.tp, max(low, start - DEDUPE_LABELS), start):
+            self._remember(rec.key)
+        consumer.seek(self.tp, start)
+        self._last_offset = start - 1 if start > low else None
+        self._snapshot_offset = self._last_offset
+        self._since_snapshot = 0
+        self._last_snapshot_at = self.clock()
+        self.owner = True
+        log.info("learner: owning %s from offset %d", self.settings.topic_training, start)
+
+    async def on_revoked(self) -> None:
+        """Hand over: snapshot what was learned since the last snapshot."""
+        if self.owner and self._since_snapshot:
+            await self.snapshot()
+        self.owner = False
+
+    def _remember(self, key: bytes | None) -> bool:
+        """Record an event id; return False if it was already learned."""
+        if key is None:
+            return True
+        eid = key.decode("utf-8", "replace")
+        if eid in self._recent:
+            return False
+        self._recent[eid] = None
+        while len(self._recent) > DEDUPE_LABELS:
+            self._recent.popitem(last=False)
+        return True
+
+    async def learn_records(self, records: list[Any]) -> int:
+        """Learn a batch of training records; return how many were learned."""
+        learned = 0
+        for rec in records:
+            self._last_offset = rec.offset
+            try:
+                item = decode_labelled(rec.value)
+            except SchemaError as err:
+                source = from_consumer_record(rec)
+                await (
+                    await self.dead_letters.send(
+                        source, source="training", reason=err.reason, detail=err.detail
+                    )
+                )
+                continue
+            if not self._remember(item.event_id.encode()):
+                continue
+            self.sampler.learn(item)
+            learned += 1
+        self._since_snapshot += learned
+        self.metrics.labels_learned.inc(learned)
+        return learned
+
+    def snapshot_due(self) -> bool:
+        """Whether N labels or T seconds (with something new) passed since the last one."""
+        s = self.settings
+        if self._since_snapshot >= s.snapshot_every_labels:
+            return True
+        elapsed = self.clock() - self._last_snapshot_at
+        return self._since_snapshot > 0 and elapsed >= s.snapshot_every_seconds
+
+    async def snapshot(self) -> None:
+        """Bump the model version, publish a signed snapshot, wait for the ack, commit."""
+        s = self.settings
+        model = self.sampler.model
+        model.bump_version()
+        raw = encode_snapshot(
+            model,
+            model_name=s.model_name,
+            version=int(model.version),
+            labels_seen=int(model.labels_seen),
+            key=s.snapshot_hmac_key.get_secret_value().encode(),
+            now=self.clock(),
+        )
+        offset = -1 if self._last_offset is None else self._last_offset
+        headers = [(OFFSET_HEADER, str(offset).encode("ascii"))]
+        ack = await self.sink.send(
+            s.topic_model_snapshots, raw, key=s.model_name.encode(), headers=headers
+        )
+        await ack
+        self._snapshot_offset = self._last_offset
+        self._since_snapshot = 0
+        self._last_snapshot_at = self.clock()
+        self.metrics.snapshots_published.inc()
+        self.metrics.model_version.set(model.version)
+        if self._consumer is not None and self._last_offset is not None and self.owner:
+            await self._consumer.commit({self.tp: self._last_offset + 1})
+        log.info("learner: snapshot version %d at training offset %d", model.version, offset)
+
+    async def run(self) -> None:
+        """Consume the training topic in the learner group until cancelled."""
+        s = self.settings
+        consumer = make_consumer(s, group_id=f"{s.app_id}-learner")
+        self._consumer = consumer
+        consumer.subscribe([s.topic_training], listener=_Listener(self))
+        await consumer.start()
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=500, max_records=1_000)
+                if self.owner:
+                    for records in batch.values():
+                        await self.learn_records(records)
+                    if self.snapshot_due():
+                        await self.snapshot()
+                await asyncio.sleep(0)
+        finally:
+            try:
+                if self.owner and self._since_snapshot:
+                    await self.snapshot()
+            finally:
+                await consumer.stop()

@@ -1,0 +1,333 @@
+"""The scorer: decode a batch of inference events, decide, log, request, count.
+
+:meth:`Scorer.process` is everything the scorer agent does with one batch taken
+from inference-events; it holds no scoring logic (that is ``Sampler.decide``).
+Per batch, in this order:
+
+1. rebuild the dedupe set of any input partition seen for the first time since it
+   was assigned, finishing requests a crashed worker logged but never sent
+   (:mod:`streamsift.stream.recovery`);
+2. decode and validate every record (bad ones become dead letters), drop ids
+   already decided (counted), call ``Sampler.decide`` on the rest;
+3. send the decision-log records and dead letters and wait for their acks;
+4. send the pending items of the selected events, wait; then their label requests
+   and the drift events, wait;
+5. ``Sampler.confirm`` each selected decision (decide first, record later).
+
+The agent acknowledges the batch's offsets only after ``process`` returned, so an
+event is committed only once everything it caused is on the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from streamsift.config import Settings
+from streamsift.core.types import Decision
+from streamsift.errors import SchemaError
+from streamsift.metrics import Metrics
+from streamsift.schemas import InferenceEvent, Limits, decode
+from streamsift.stream.convert import build_request, drift_event, to_core_event
+from streamsift.stream.deadletter import DeadLetters
+from streamsift.stream.decisions import LoggedDecision, encode_batches
+from streamsift.stream.dedupe import Dedupe
+from streamsift.stream.ports import SamplerLike, Sink
+from streamsift.stream.records import SourceRecord
+from streamsift.stream.recovery import LogReader
+
+__all__ = ["BatchReport", "Scorer", "gather_acks"]
+
+log = logging.getLogger(__name__)
+
+SOURCE = "inference-events"
+
+
+async def gather_acks(acks: Iterable[Awaitable[Any]]) -> None:
+    """Wait for every acknowledgement; raise the first failure after all settled."""
+    errors = []
+    for ack in list(acks):
+        try:
+            await ack
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one call of :meth:`Scorer.process` did."""
+
+    consumed: int
+    decided: int
+    selected: int
+    invalid: int
+    duplicates: int
+    recovered: int
+
+
+@dataclass
+class _Selected:
+    decision: Decision
+    request: bytes
+    pending: bytes
+    event_id: str
+
+
+class Scorer:
+    """Drive the sampler over batches of raw inference events.
+
+    Parameters
+    ----------
+    settings
+        Topic names, limits, dedupe horizon, labeller allow-list.
+    sampler
+        The core's sampler (``decide`` / ``confirm``).
+    sink
+        Where messages go.
+    metrics
+        The project's metrics.
+    reader
+        Reads the decision log and label-requests back after a (re)assignment.
+    input_partitions
+        Partition count of inference-events (sizes the dedupe set per partition).
+    worker_id
+        Written into decision records.
+    clock
+        Wall clock, seconds since the epoch.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sampler: SamplerLike,
+        sink: Sink,
+        metrics: Metrics,
+        reader: LogReader,
+        *,
+        input_partitions: int,
+        worker_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.sampler = sampler
+        self.sink = sink
+        self.metrics = metrics
+        self.reader = reader
+        self.worker_id = worker_id
+        self.clock = clock
+        self.limits = Limits(
+            settings.max_message_bytes, settings.max_features, settings.max_embedding
+        )
+        self.dedupe = Dedupe(settings.dedupe_horizon, input_partitions)
+        self.dead_letters = DeadLetters(sink, settings.topic_dead_letters, metrics, clock)
+        self._selection_ratio: float | None = None
+
+    def on_revoked(self, partitions: Iterable[int]) -> None:
+        """Forget revoked input partitions (their dedupe state is rebuilt on return)."""
+        for p in partitions:
+            self.dedupe.forget(p)
+
+    async def process(self, records: Sequence[SourceRecord]) -> BatchReport:
+        """Process one batch; return only when every resulting message was acknowledged."""
+        started = time.perf_counter()
+        m = self.metrics
+        recovered = 0
+        firsts: dict[int, int] = {}
+        for rec in records:
+            firsts[rec.partition] = min(rec.offset, firsts.get(rec.partition, rec.offset))
+        for partition, first in firsts.items():
+            if not self.dedupe.is_loaded(partition):
+                recovered += await self._load_partition(partition, first)
+
+        acks: list[Awaitable[Any]] = []
+        logged: dict[int, list[LoggedDecision]] = {}
+        selected: list[_Selected] = []
+        drift: list[Any] = []
+        by_arm_region: Tally[tuple[str, str]] = Tally()
+        invalid = dupes = 0
+        allowed = self.settings.labeller_features
+        for rec in records:
+            try:
+                event = decode(InferenceEvent, rec.value, self.limits)
+            except SchemaError as err:
+                invalid += 1
+                m.events_invalid.labels(reason=err.reason).inc()
+                acks.append(await self._dead(rec, err.reason, err.detail))
+                continue
+            seen = self.dedupe.check(rec.partition, event.event_id, rec.offset)
+            if seen != "new":
+                dupes += 1
+                m.duplicates.labels(kind=seen).inc()
+                continue
+            now = self.clock()
+            try:
+                t0 = time.perf_counter()
+                decision = self.sampler.decide(to_core_event(event), now)
+                m.scoring_duration.observe(time.perf_counter() - t0)
+                request_id = uuid.uuid4().hex if decision.selected else None
+                if decision.selected:
+                    req, pend = build_request(
+                        event, decision, request_id=str(request_id), now=now, allowed=allowed
+                    )
+                    selected.append(
+                        _Selected(
+                            decision,
+                            req.model_dump_json().encode(),
+                            pend.model_dump_json().encode(),
+                            event.event_id,
+                        )
+                    )
+            except Exception as exc:  # a core bug must not stop the stream: dead-letter it
+                log.exception("processing event %s failed", event.event_id)
+                acks.append(await self._dead(rec, "processing_error", repr(exc)))
+                continue
+            self.dedupe.add(rec.partition, event.event_id, rec.offset)
+            drift.extend(decision.drift)
+            by_arm_region[(decision.arm, m.regions(decision.region))] += 1
+            logged.setdefault(rec.partition, []).append(
+                LoggedDecision(
+                    event.event_id,
+                    rec.offset,
+                    decision.selected,
+                    decision.arm,
+                    decision.p,
+                    decision.score,
+                    decision.region,
+                    decision.model_version,
+                    decision.reason,
+                    request_id,
+                )
+            )
+
+        decided = sum(len(v) for v in logged.values())
+        m.events_consumed.inc(len(records))
+        m.events_valid.inc(len(records) - invalid)
+        now = self.clock()
+        requests = {s.event_id: (s.request, s.pending) for s in selected}
+        for partition, rows in logged.items():
+            for raw in encode_batches(
+                self.settings.topic_inference_events, partition, self.worker_id, now, rows, requests
+            ):
+                acks.append(
+                    await self.sink.send(self.settings.topic_decisions, raw, partition=partition)
+                )
+        await gather_acks(acks)
+        await self._send_requests(selected, now)
+        await self._send_drift(drift, now)
+        for (arm, region), n in by_arm_region.items():
+            m.decisions.labels(arm=arm, region=region).inc(n)
+        self._observe_selection(decided, len(selected))
+        m.batch_duration.observe(time.perf_counter() - started)
+        return BatchReport(len(records), decided, len(selected), invalid, dupes, recovered)
+
+    async def _dead(self, rec: SourceRecord, reason: str, detail: str) -> Awaitable[Any]:
+        return await self.dead_letters.send(rec, source=SOURCE, reason=reason, detail=detail)
+
+    async def _send_requests(self, selected: Sequence[_Selected], now: float) -> None:
+        """Pending items first (the join must know an item before its label can come)."""
+        s = self.settings
+        if not selected:
+            return
+        await gather_acks(
+            [
+                await self.sink.send(s.topic_pending, x.pending, key=x.event_id.encode())
+                for x in selected
+            ]
+        )
+        await gather_acks(
+            [
+                await self.sink.send(s.topic_label_requests, x.request, key=x.event_id.encode())
+                for x in selected
+            ]
+        )
+        for x in selected:
+            self.sampler.confirm(x.decision, now)
+            self.metrics.label_requests.labels(arm=x.decision.arm).inc()
+
+    async def _send_drift(self, results: Sequence[Any], now: float) -> None:
+        if not results:
+            return
+        m = self.metrics
+        boosts = dict(getattr(self.sampler.state, "boosts", {}) or {})
+        acks = []
+        for r in results:
+            msg = drift_event(r, boost=float(boosts.get(r.region, 1.0)), now=now)
+            acks.append(
+                await self.sink.send(
+                    self.settings.topic_drift_events,
+                    msg.model_dump_json().encode(),
+                    key=r.region.encode(),
+                )
+            )
+            region = m.regions(r.region)
+            m.drift_events.labels(region=region, drifted=str(bool(r.drifted)).lower()).inc()
+            for f in r.features:
+                feature = m.features(f.feature)
+                if f.ks_statistic is not None:
+                    m.drift_ks.labels(region=region, feature=feature).set(f.ks_statistic)
+                m.drift_psi.labels(region=region, feature=feature).set(f.psi)
+        await gather_acks(acks)
+
+    def _observe_selection(self, decided: int, selected: int) -> None:
+        if decided == 0:
+            return
+        ratio = selected / decided
+        alpha = min(1.0, decided / 1_000)
+        prev = self._selection_ratio
+        self._selection_ratio = ratio if prev is None else prev + alpha * (ratio - prev)
+        self.metrics.selection_ratio.set(self._selection_ratio)
+
+    async def _load_partition(self, partition: int, first_offset: int) -> int:
+        """Rebuild one partition's dedupe set; re-send requests logged but never sent."""
+        s = self.settings
+        batches = await self.reader.decision_tail(partition, self.dedupe.per_partition)
+        uncertain: dict[str, tuple[LoggedDecision, tuple[bytes, bytes], float]] = {}
+        for batch in batches:
+            if batch.source_topic != s.topic_inference_events:
+                continue
+            for d in batch.decisions:
+                self.dedupe.add(partition, d.event_id, d.offset)
+                if d.selected and d.offset >= first_offset and d.event_id in batch.requests:
+                    uncertain[d.event_id] = (d, batch.requests[d.event_id], batch.decided_at)
+        self.dedupe.mark_loaded(partition)
+        if not uncertain:
+            return 0
+        since = min(at for _, _, at in uncertain.values()) - s.recovery_lookback_seconds
+        sent = await self.reader.request_ids_since(since)
+        missing = [
+            _Selected(_as_decision(d), req, pend, eid)
+            for eid, (d, (req, pend), _) in uncertain.items()
+            if d.request_id not in sent
+        ]
+        log.warning(
+            "partition %d: %d logged selections after offset %d, %d never reached %s; re-sending",
+            partition,
+            len(uncertain),
+            first_offset,
+            len(missing),
+            s.topic_label_requests,
+        )
+        await self._send_requests(missing, self.clock())
+        self.metrics.recovered_requests.inc(len(missing))
+        return len(missing)
+
+
+def _as_decision(d: LoggedDecision) -> Decision:
+    arm: Any = d.arm
+    return Decision(
+        event_id=d.event_id,
+        selected=True,
+        arm=arm,
+        score=d.score,
+        p=d.p,
+        region=d.region,
+        reason="selected",
+        model_version=d.model_version,
+    )
