@@ -128,13 +128,17 @@ def entropy(proba: Proba, n_classes: int | None = None) -> float:
     return _clamp(h / math.log(k))
 
 
+_TINY = 1e-15
+
+
 def _usable(members: Sequence[Proba]) -> list[dict[Label, float]]:
-    """Members with a positive total, normalised, non-positive entries dropped."""
+    """Members with a positive total, normalised; entries below 1e-15 (and non-positive
+    or NaN ones) are dropped, which keeps every log finite and changes no score visibly."""
     out = []
     for proba in members:
         total = sum(p for p in proba.values() if p > 0.0)
         if total > 0.0:
-            out.append({c: p / total for c, p in proba.items() if p > 0.0})
+            out.append({c: p / total for c, p in proba.items() if p / total > _TINY})
     return out
 
 
