@@ -1,0 +1,178 @@
+"""The Kafka loop of the simulated labelling team (kafka-python consumer and producer).
+
+Reads :class:`~streamsift.schemas.LabelRequest` messages from the label-requests
+topic in a consumer group, hands them to a
+:class:`~streamsift.tools.labelsim.LabellingTeam` on the wall clock, and publishes
+each :class:`~streamsift.schemas.LabelEvent` to the labels topic (key event_id)
+when it comes due. When the team's backlog is full, ``on_full="wait"`` pauses
+the consumer (the requests wait in Kafka, as they would for a real team) and
+``on_full="drop"`` refuses the request (it is never answered; the worker's
+pending store expires it). A request id seen again is answered once.
+
+Offsets are auto-committed: like a real team that lost its whiteboard, a crashed
+simulator does not re-answer what it had accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from streamsift.config import Settings
+from streamsift.errors import SchemaError
+from streamsift.schemas import LabelRequest, decode
+from streamsift.stream.kafka_config import kafka_python_kwargs
+from streamsift.tools.kafka_io import StopFlag, make_producer
+from streamsift.tools.labelsim import LabellingTeam
+
+__all__ = ["LabelSimStats", "run_label_sim"]
+
+log = logging.getLogger(__name__)
+
+#: Request ids remembered to answer a redelivered request only once.
+DEDUPE_HORIZON = 100_000
+
+
+@dataclass
+class LabelSimStats:
+    """Counters of one label-sim run."""
+
+    requests: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    accepted: int = 0
+    dropped: int = 0
+    unlabellable: int = 0
+    labels: int = 0
+    flipped: int = 0
+    waiting: int = 0
+    backlog: int = 0
+    outstanding_at_exit: int = 0
+    by_annotator: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (for JSON summaries)."""
+        return dict(self.__dict__)
+
+
+def run_label_sim(
+    settings: Settings,
+    team: LabellingTeam,
+    requests_topic: str,
+    labels_topic: str,
+    group_id: str,
+    stop: StopFlag,
+    *,
+    team_name: str = "simulated",
+    on_full: Literal["wait", "drop"] = "wait",
+    max_labels: int | None = None,
+    idle_exit: float | None = None,
+    offset_reset: Literal["earliest", "latest"] = "earliest",
+    on_progress: Callable[[LabelSimStats], None] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> LabelSimStats:
+    """Answer label requests until stopped, ``max_labels`` sent, or idle.
+
+    Parameters
+    ----------
+    idle_exit
+        Stop once no request arrived for this many seconds and nothing is left to
+        answer (``None``: never).
+    on_progress
+        Called about four times a second with the live counters.
+    """
+    from kafka import KafkaConsumer
+
+    stats = LabelSimStats()
+    consumer = KafkaConsumer(
+        requests_topic,
+        **kafka_python_kwargs(settings),
+        group_id=group_id,
+        client_id="streamsift-label-sim",
+        auto_offset_reset=offset_reset,
+        enable_auto_commit=True,
+        auto_commit_interval_ms=1000,
+        max_poll_records=500,
+    )
+    producer = make_producer(settings, linger_ms=2, batch_size=64 * 1024)
+    waiting: deque[LabelRequest] = deque()
+    seen: OrderedDict[str, None] = OrderedDict()
+    last_request = time.monotonic()
+    last_report = 0.0
+    try:
+        while not stop:
+            now = clock()
+            while waiting:
+                req = waiting[0]
+                if on_full == "wait" and not team.has_room(now, req.annotators_needed):
+                    break
+                waiting.popleft()
+                result = team.submit_request(req, now)
+                if result == "accepted":
+                    stats.accepted += 1
+                elif result == "full":
+                    stats.dropped += 1
+                else:
+                    stats.unlabellable += 1
+            assigned = consumer.assignment()
+            if waiting and assigned:
+                consumer.pause(*assigned)
+            elif consumer.paused():
+                consumer.resume(*consumer.paused())
+            due_at = team.next_due_at
+            wait_s = 0.1 if due_at is None else min(0.1, max(due_at - clock(), 0.0))
+            polled = consumer.poll(timeout_ms=int(wait_s * 1000), max_records=500)
+            for records in polled.values():
+                for rec in records:
+                    last_request = time.monotonic()
+                    stats.requests += 1
+                    try:
+                        req = decode(LabelRequest, rec.value)
+                    except SchemaError as err:
+                        stats.invalid += 1
+                        log.warning("invalid label request at offset %s: %s", rec.offset, err)
+                        continue
+                    if req.request_id in seen:
+                        stats.duplicates += 1
+                        continue
+                    seen[req.request_id] = None
+                    if len(seen) > DEDUPE_HORIZON:
+                        seen.popitem(last=False)
+                    waiting.append(req)
+            for lab in team.due(clock()):
+                value = lab.to_label_event(team_name).model_dump_json().encode()
+                producer.send(labels_topic, key=lab.event_id.encode(), value=value)
+                stats.labels += 1
+                stats.flipped += lab.flipped
+                stats.by_annotator[lab.annotator_id] = (
+                    stats.by_annotator.get(lab.annotator_id, 0) + 1
+                )
+            stats.waiting = len(waiting)
+            stats.backlog = team.backlog(clock())
+            if on_progress is not None and time.monotonic() - last_report > 0.25:
+                last_report = time.monotonic()
+                on_progress(stats)
+            if max_labels is not None and stats.labels >= max_labels:
+                break
+            idle = time.monotonic() - last_request
+            if (
+                idle_exit is not None
+                and idle >= idle_exit
+                and not waiting
+                and team.next_due_at is None
+            ):
+                break
+    finally:
+        stats.outstanding_at_exit = len(team.drain()) + len(waiting)
+        try:
+            producer.flush(timeout=10)
+        finally:
+            producer.close(timeout=10)
+            consumer.close()
+    if on_progress is not None:
+        on_progress(stats)
+    return stats
