@@ -51,7 +51,7 @@ def test_default_is_registered_and_names_are_kebab_case() -> None:
 
 
 def test_unknown_model_names_valid_ones() -> None:
-    with pytest.raises(ConfigurationError, match="'gpt'.*hoeffding.*logreg"):
+    with pytest.raises(ConfigurationError, match=r"'gpt'.*hoeffding.*logreg"):
         make_model("gpt", 0)
 
 

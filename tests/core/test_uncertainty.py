@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamsift.core.types import ScoringInputs
+from streamsift.core.types import Label, Proba, ScoringInputs
 from streamsift.core.uncertainty import (
     STRATEGIES,
     Combined,
@@ -57,7 +57,7 @@ def test_uniform_is_one_and_one_hot_is_zero(score: Any, k: int) -> None:
         ({"a": 0.6, "b": 0.4, "c": 0.0}, 0.6, 0.8, 0.6126016192893442),
     ],
 )
-def test_known_values(proba: dict[str, float], lc: float, mg: float, en: float) -> None:
+def test_known_values(proba: dict[Label, float], lc: float, mg: float, en: float) -> None:
     assert least_confidence(proba) == pytest.approx(lc)
     assert margin(proba) == pytest.approx(mg)
     assert entropy(proba) == pytest.approx(en)
@@ -73,7 +73,7 @@ def test_n_classes_counts_missing_classes_at_zero() -> None:
 
 @pytest.mark.parametrize("score", SINGLE)
 @pytest.mark.parametrize("proba", [{}, {"a": 1.0}, {"a": 0.0, "b": 0.0}, {"a": -1.0, "b": 0.0}])
-def test_nothing_known_scores_one(score: Any, proba: dict[str, float]) -> None:
+def test_nothing_known_scores_one(score: Any, proba: dict[Label, float]) -> None:
     assert score(proba) == 1.0
 
 
@@ -89,14 +89,14 @@ def test_unnormalised_input_is_normalised(score: Any) -> None:
 
 
 def test_committee_agreement_scores_zero() -> None:
-    members = [{"a": 0.8, "b": 0.2}] * 3
+    members: list[Proba] = [{"a": 0.8, "b": 0.2}] * 3
     assert vote_entropy(members) == 0.0
     assert consensus_kl(members) == pytest.approx(0.0, abs=1e-12)
     assert bald(members) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_committee_total_disagreement() -> None:
-    members = [{"a": 1.0, "b": 0.0}, {"a": 0.0, "b": 1.0}]
+    members: list[Proba] = [{"a": 1.0, "b": 0.0}, {"a": 0.0, "b": 1.0}]
     assert vote_entropy(members) == 1.0
     assert bald(members) == pytest.approx(1.0)
     assert consensus_kl(members) == pytest.approx(0.5)  # 1 - exp(-log 2)
@@ -104,14 +104,18 @@ def test_committee_total_disagreement() -> None:
 
 def test_vote_entropy_normalised_by_min_of_classes_and_members() -> None:
     # 3 members, 10 classes, three different votes: log 3 is the bound
-    members = [{f"c{j}": float(i == j) for j in range(10)} for i in range(3)]
+    members: list[Proba] = [{f"c{j}": float(i == j) for j in range(10)} for i in range(3)]
     assert vote_entropy(members) == pytest.approx(1.0)
-    two_one = [{"a": 0.9, "b": 0.1}, {"a": 0.8, "b": 0.2}, {"a": 0.1, "b": 0.9}]
+    two_one: list[Proba] = [{"a": 0.9, "b": 0.1}, {"a": 0.8, "b": 0.2}, {"a": 0.1, "b": 0.9}]
     assert vote_entropy(two_one) == pytest.approx(0.9182958340544896)
 
 
 def test_consensus_kl_is_a_transform_of_the_mutual_information() -> None:
-    members = [{"a": 0.6, "b": 0.3, "c": 0.1}, {"a": 0.2, "b": 0.5, "c": 0.3}, {"a": 0.3, "b": 0.3}]
+    members: list[Proba] = [
+        {"a": 0.6, "b": 0.3, "c": 0.1},
+        {"a": 0.2, "b": 0.5, "c": 0.3},
+        {"a": 0.3, "b": 0.3},
+    ]
     mi_nats = bald(members) * math.log(3)
     assert -math.log(1.0 - consensus_kl(members)) == pytest.approx(mi_nats)
 
@@ -122,7 +126,7 @@ def test_consensus_kl_is_a_transform_of_the_mutual_information() -> None:
     [[], [{"a": 0.5, "b": 0.5}], [{}, {}, {"a": 0.4, "b": 0.6}], [{"a": 1.0}, {"a": 1.0}]],
 )
 def test_committee_without_two_usable_members_or_classes_scores_one(
-    score: Any, members: list[dict[str, float]]
+    score: Any, members: list[dict[Label, float]]
 ) -> None:
     assert score(members) == 1.0
 
@@ -139,7 +143,7 @@ probas = st.integers(min_value=2, max_value=20).flatmap(
 @settings(max_examples=200, deadline=None)
 @given(proba=probas, n_classes=st.none() | st.integers(min_value=2, max_value=30))
 def test_single_scores_in_unit_interval_and_input_untouched(
-    proba: dict[str, float], n_classes: int | None
+    proba: dict[Label, float], n_classes: int | None
 ) -> None:
     before = copy.deepcopy(proba)
     for score in (least_confidence, entropy):
@@ -151,7 +155,7 @@ def test_single_scores_in_unit_interval_and_input_untouched(
 @settings(max_examples=100, deadline=None)
 @given(members=st.lists(probas, min_size=1, max_size=7))
 def test_committee_scores_in_unit_interval_and_input_untouched(
-    members: list[dict[str, float]],
+    members: list[dict[Label, float]],
 ) -> None:
     before = copy.deepcopy(members)
     for score in COMMITTEE:
@@ -182,7 +186,7 @@ def test_online_strategy_prefers_online_and_falls_back_to_production() -> None:
 
 
 def test_committee_strategy_falls_back_to_entropy() -> None:
-    online = {"a": 0.5, "b": 0.5}
+    online: Proba = {"a": 0.5, "b": 0.5}
     for cls in (CommitteeVoteEntropy, CommitteeKL, CommitteeBALD):
         assert cls().score_one(ScoringInputs(committee=[], online=online)) == 1.0
         assert cls().score_one(ScoringInputs(production={"a": 1.0, "b": 0.0})) == 0.0
@@ -223,7 +227,7 @@ def test_registry_names_are_stable_kebab_case_and_match() -> None:
 
 
 def test_unknown_strategy_names_valid_ones() -> None:
-    with pytest.raises(ConfigurationError, match="'bogus'.*committee-bald.*production-margin"):
+    with pytest.raises(ConfigurationError, match=r"'bogus'.*committee-bald.*production-margin"):
         make_strategy("bogus")
 
 
