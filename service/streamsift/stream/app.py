@@ -37,6 +37,7 @@ from streamsift.stream.follower import SnapshotFollower
 from streamsift.stream.join import Joiner
 from streamsift.stream.kafka_config import faust_broker_url, faust_credentials
 from streamsift.stream.learner import Learner
+from streamsift.stream.ports import Sink
 from streamsift.stream.rates import RateSharing
 from streamsift.stream.records import from_faust_event
 from streamsift.stream.recovery import KafkaLogReader, LogReader
@@ -110,6 +111,8 @@ class StreamService:
         Name of this worker in worker-rates and decision records.
     reader
         Reads the service's own output back (default: over the broker).
+    sink
+        Where messages go (default: the app's producer; tests pass a memory sink).
     clock
         Wall clock.
     """
@@ -124,6 +127,7 @@ class StreamService:
         join_partitions: int,
         worker_id: str | None = None,
         reader: LogReader | None = None,
+        sink: Sink | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         s = self.settings = settings
@@ -138,7 +142,7 @@ class StreamService:
             broker=faust_broker_url(s),
             broker_credentials=faust_credentials(s),
             store=s.store,
-            web_port=s.web_port,
+            web_port=s.web_port or 6066,
             web_bind=s.web_host,
             web_host=s.web_host,
             topic_partitions=join_partitions,
@@ -148,9 +152,9 @@ class StreamService:
             consumer_auto_offset_reset="earliest",
             stream_buffer_maxsize=max(4 * s.take_batch, 4_096),
             producer_acks=-1,
-            web_enabled=True,
+            web_enabled=s.web_port > 0,  # web_port 0: no HTTP server (tests)
         )
-        self.sink = FaustSink(app)
+        self.sink: Sink = sink if sink is not None else FaustSink(app)
         self.follower = SnapshotFollower(s, sampler, self.metrics)
         self.scorer = Scorer(
             s,

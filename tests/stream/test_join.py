@@ -1,0 +1,130 @@
+"""Tier 2: the join of labels with pending items (dict store, memory sink)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from streamsift.config import Settings
+from streamsift.metrics import Metrics
+from streamsift.schemas import DeadLetter, PendingItem
+from streamsift.stream.convert import decode_labelled
+from streamsift.stream.join import Joiner, StoreEntry
+from streamsift.stream.ports import MemorySink
+from streamsift.stream.records import SourceRecord
+from tests.stream.fakes import FakeSampler, dead_letters, label_bytes
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(**settings: Any) -> tuple[Joiner, FakeSampler, MemorySink, CollectorRegistry, Clock]:
+    s = Settings(**{"pending_ttl_seconds": 3600.0, "pending_tombstone_seconds": 7200.0, **settings})
+    sampler, sink, reg, clock = FakeSampler(), MemorySink(), CollectorRegistry(), Clock(T0 + 300)
+    joiner = Joiner(s, sampler, sink, Metrics(reg), {}, clock)
+    return joiner, sampler, sink, reg, clock
+
+
+def pending_bytes(event_id: str, request_id: str = "r1") -> bytes:
+    return PendingItem(
+        event_id=event_id, request_id=request_id, features={"x": 1.5, "plan": "pro"},
+        production_proba={"yes": 0.3, "no": 0.7}, score=0.8, p=0.25, arm="control",
+        region="eu", requested_at="2026-01-01T00:00:00Z",
+    ).model_dump_json().encode()  # fmt: skip
+
+
+def rec(topic: str, value: bytes, offset: int = 0) -> SourceRecord:
+    return SourceRecord(topic, 0, offset, None, value)
+
+
+def pend(j: Joiner, event_id: str, request_id: str = "r1") -> None:
+    asyncio.run(j.on_pending(rec("streamsift.pending", pending_bytes(event_id, request_id))))
+
+
+def label(j: Joiner, event_id: str, value: object = "yes", offset: int = 0) -> Any:
+    return asyncio.run(j.on_label(rec("streamsift.labels", label_bytes(event_id, value), offset)))
+
+
+def reasons(sink: MemorySink) -> list[str]:
+    return [d.reason for d in dead_letters(sink)]
+
+
+def rejected(reg: CollectorRegistry, reason: str) -> float | None:
+    return reg.get_sample_value("streamsift_join_labels_rejected_total", {"reason": reason})
+
+
+def test_a_label_joins_its_pending_item_and_goes_to_the_training_topic() -> None:
+    j, sampler, sink, reg, _ = make()
+    pend(j, "e1")
+    assert label(j, "e1") == "joined"
+    [msg] = sink.on("streamsift.training")
+    item = decode_labelled(msg.value)
+    assert msg.partition == 0 and msg.key == b"e1"
+    assert (item.label, item.p, item.arm, item.features["plan"]) == ("yes", 0.25, "control", "pro")
+    assert item.production_proba == {"yes": 0.3, "no": 0.7}
+    assert sampler.arrived == 1 and sampler.learned == []  # the join never trains
+    assert reg.get_sample_value("streamsift_join_labels_joined_total", {"arm": "control"}) == 1
+    assert reg.get_sample_value("streamsift_join_label_latency_seconds_sum") == 300.0
+
+
+def test_duplicate_unknown_and_unlearnable_labels_are_dead_lettered_not_trained() -> None:
+    j, sampler, sink, reg, _ = make()
+    pend(j, "e1")
+    pend(j, "e2")
+    assert label(j, "e1") == "joined"
+    assert label(j, "e1", offset=1) == "duplicate"
+    assert label(j, "nobody", offset=2) == "unknown"
+    assert label(j, "e2", "maybe", offset=3) == "unlearnable_class"
+    assert len(sink.on("streamsift.training")) == 1 and sampler.arrived == 1
+    assert reasons(sink) == ["duplicate", "unknown", "unlearnable_class"]
+    assert [rejected(reg, r) for r in ("duplicate", "unknown", "unlearnable_class")] == [1, 1, 1]
+    letters = sink.on("streamsift.dead-letters")
+    assert DeadLetter.model_validate_json(letters[1].value or b"").offset == 2
+
+
+def test_items_expire_after_the_ttl_and_late_labels_are_rejected() -> None:
+    j, sampler, sink, reg, clock = make()
+    pend(j, "e1")
+    pend(j, "e2")
+    clock.now = T0 + 3000
+    assert j.expire() == 0
+    assert reg.get_sample_value("streamsift_join_pending_items") == 2
+    assert reg.get_sample_value("streamsift_join_oldest_pending_age_seconds") == 3000
+    clock.now = T0 + 3601
+    assert j.expire() == 2 and sampler.expired == 2
+    assert reg.get_sample_value("streamsift_join_expired_total") == 2
+    assert label(j, "e1") == "expired" and reasons(sink) == ["expired"]
+    clock.now = T0 + 3601 + 7201
+    j.expire()
+    assert j.store == {}  # markers dropped after the tombstone horizon
+    assert label(j, "e2") == "unknown"
+
+
+def test_invalid_labels_and_pending_items_are_dead_lettered() -> None:
+    j, _, sink, reg, _ = make()
+    assert asyncio.run(j.on_label(rec("streamsift.labels", b"not json"))) is None
+    asyncio.run(j.on_pending(rec("streamsift.pending", b'{"schema_version": "1.0"}')))
+    assert reasons(sink) == ["invalid_json", "schema_violation"]
+    assert rejected(reg, "invalid") == 1
+    labels = {"source": "pending", "reason": "schema_violation"}
+    assert reg.get_sample_value("streamsift_deadletters_total", labels) == 1
+
+
+def test_a_second_request_for_an_event_is_counted_and_the_first_kept() -> None:
+    j, _, _, reg, _ = make()
+    pend(j, "e1", "r1")
+    pend(j, "e1", "r1")  # redelivery of the same record: silent
+    assert reg.get_sample_value("streamsift_join_duplicate_requests_total") == 0
+    pend(j, "e1", "r2")
+    assert reg.get_sample_value("streamsift_join_duplicate_requests_total") == 1
+    entry = StoreEntry.decode(j.store[b"e1"])
+    assert entry.item is not None and entry.item.request_id == "r1"
