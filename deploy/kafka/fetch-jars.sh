@@ -36,6 +36,24 @@ if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] \
     exit 0
 fi
 
+# Never swap the jars under a running broker (a JVM loads classes from its jars lazily):
+# while one of our brokers is alive, keep the jars it runs on and say how to refresh them.
+running=""
+for pid_file in "$state_dir"/kafka-*.pid; do
+    [ -f "$pid_file" ] || continue
+    pid="$(tr -dc '0-9' <"$pid_file")"
+    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka'; then
+        port="${pid_file##*/kafka-}"
+        running="$running ${port%.pid}"
+    fi
+done
+if [ -n "$running" ] && ls "$libs_dir"/kafka_2.13-*.jar >/dev/null 2>&1; then
+    echo "fetch-jars: warning: jars in $libs_dir are not those for '$want', but brokers on port(s)$running" \
+        "run on them; keeping them. Stop those brokers (KAFKA_PORT=N bash deploy/kafka/stop.sh) and rerun." >&2
+    exit 0
+fi
+
 # Tools: Java 17+ runs the broker, Maven resolves the jars.
 if ! command -v java >/dev/null 2>&1; then
     die "java not found. Kafka $version needs Java 17+: run 'make system-deps' or 'apt-get install openjdk-17-jre-headless'"
@@ -52,6 +70,7 @@ fi
 echo "fetch-jars: resolving Apache Kafka $version jars from Maven Central into $libs_dir ..."
 mkdir -p "$state_dir"
 tmp_dir="$(mktemp -d "$state_dir/libs.tmp.XXXXXX")"
+chmod 755 "$tmp_dir"
 trap 'rm -rf "$tmp_dir"' EXIT
 start_s=$SECONDS
 if ! mvn -q -B -f "$pom" dependency:copy-dependencies \

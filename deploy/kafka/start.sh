@@ -9,6 +9,7 @@
 #                          port when that one is taken or out of range)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker to answer a metadata request (90)
 #   KAFKA_HEAP_OPTS        JVM heap options (default "-Xms256m -Xmx512m")
+#   KAFKA_JVM_OPTS         extra JVM options, appended
 #   KAFKA_STATE_DIR        state folder (default <repo>/.kafka); KAFKA_LIBS_DIR jar folder
 #   KAFKA_CHECK_PYTHON     python with kafka-python for the readiness probe (default .venv)
 #
@@ -29,6 +30,7 @@ libs_dir="${KAFKA_LIBS_DIR:-$state_dir/libs}"
 port="${KAFKA_PORT:-9092}"
 timeout_s="${KAFKA_START_TIMEOUT:-90}"
 heap_opts="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+extra_jvm_opts="${KAFKA_JVM_OPTS:-}"
 
 props="$state_dir/server-$port.properties"
 log4j_props="$state_dir/log4j2-$port.properties"
@@ -81,19 +83,28 @@ probe_python() {
 }
 
 # Wait until the broker on $port answers a metadata request, while pid $1 stays alive.
-# Exit codes: 0 ready, 2 timed out, 3 process died, 4 probe broken.
+# Exit codes: 0 ready, 2 (or 124) timed out, 3 process died, 4 probe broken.
 wait_ready() {
     local pid="$1" py
     py="$(probe_python)"
     if [ -n "$py" ]; then
-        "$py" - "$port" "$pid" "$timeout_s" <<'PY'
-import logging, os, sys, time
+        # `timeout`: a hard bound even if a client call were to block longer than asked.
+        timeout "$((timeout_s + 15))" "$py" - "$port" "$pid" "$timeout_s" <<'PY'
+import logging, os, socket, sys, time
 
 logging.disable(logging.CRITICAL)  # kafka-python logs every refused connection
-from kafka import KafkaConsumer  # noqa: E402
+from kafka import KafkaAdminClient  # noqa: E402
 from kafka.errors import KafkaConfigurationError, KafkaError  # noqa: E402
 
-port, pid, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+port, pid, timeout = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+# Short client-side timeouts so that one attempt never outlasts the overall deadline
+# (kafka-python 3 otherwise backs off up to 30 s while bootstrapping).
+options = {
+    "request_timeout_ms": 5000,
+    "bootstrap_timeout_ms": 5000,
+    "reconnect_backoff_max_ms": 500,
+}
+options = {k: v for k, v in options.items() if k in KafkaAdminClient.DEFAULT_CONFIG}
 deadline = time.monotonic() + timeout
 while time.monotonic() < deadline:
     try:
@@ -101,15 +112,13 @@ while time.monotonic() < deadline:
     except ProcessLookupError:
         sys.exit(3)
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=f"127.0.0.1:{port}",
-            request_timeout_ms=5000,
-            metadata_max_age_ms=1000,
-        )
+        # Cheap check first: is the listener up at all?
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", **options)
         try:
-            consumer.topics()  # a MetadataRequest that the broker must answer
+            admin.describe_cluster()  # the broker must answer a metadata request
         finally:
-            consumer.close()
+            admin.close()
         sys.exit(0)
     except KafkaConfigurationError as exc:  # a bug in this probe, not a slow broker
         print(f"kafka-up: readiness probe misconfigured: {exc}", file=sys.stderr)
@@ -156,7 +165,7 @@ if [ -f "$pid_file" ]; then
         tail -n 40 "$log_file" >&2 2>/dev/null || true
         die "broker pid $old_pid (from $pid_file) is alive but does not answer on port $port; run 'KAFKA_PORT=$port bash deploy/kafka/stop.sh' and retry"
     fi
-    say "removing stale pid file $pid_file (pid ${old_pid:-?} is not running)"
+    say "removing stale pid file $pid_file (pid ${old_pid:-?} is not a running broker of ours)"
     rm -f "$pid_file"
 fi
 
@@ -166,9 +175,9 @@ fi
 
 # --- jars, ports, config ------------------------------------------------------------------------
 
-if ! ls "$libs_dir"/kafka_2.13-*.jar >/dev/null 2>&1; then
-    bash "$here/fetch-jars.sh"
-fi
+# Jars: a no-op when .kafka/libs already holds those of the pinned version.
+bash "$here/fetch-jars.sh"
+ls "$libs_dir"/kafka_2.13-*.jar >/dev/null 2>&1 || die "no Kafka jars in $libs_dir"
 command -v java >/dev/null 2>&1 || die "java not found (Java 17+ needed): run 'make system-deps'"
 
 controller_port="${KAFKA_CONTROLLER_PORT:-}"
@@ -226,6 +235,7 @@ cat >"$log4j_props" <<EOF
 # Written by deploy/kafka/start.sh: every logger goes to stdout, which start.sh sends to
 # $log_file (so JVM errors and broker logs end up in the same file).
 status = warn
+shutdownHook = disable
 appender.out.type = Console
 appender.out.name = OUT
 appender.out.layout.type = PatternLayout
@@ -241,9 +251,9 @@ logger.authorizer.level = WARN
 EOF
 
 classpath="$libs_dir/*"
-# shellcheck disable=SC2206  # heap options are a word list on purpose
+# shellcheck disable=SC2206  # option strings are word lists on purpose
 jvm_opts=($heap_opts -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-    "-Dlog4j2.configurationFile=$log4j_props" "-Dkafka.logs.dir=$state_dir")
+    "-Dlog4j2.configurationFile=$log4j_props" "-Dkafka.logs.dir=$state_dir" $extra_jvm_opts)
 
 # --- format storage -----------------------------------------------------------------------------
 
