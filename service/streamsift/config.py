@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     )
 
     # --- Drift -------------------------------------------------------------------
-    drift_window_events: int = Field(default=500, ge=20)
+    drift_window_events: int = Field(default=2_000, ge=20)
     drift_window_seconds: float = Field(default=300.0, gt=0)
     drift_correction: Literal["bonferroni", "bh"] = "bh"
     drift_ks_alpha: float = Field(default=0.01, gt=0, lt=1)

@@ -102,8 +102,8 @@ def _synth(name: str, n: int, seed: int) -> Stream:
         )
     elif name == "agrawal":
         events = _concept_drift(
-            synth.Agrawal(classification_function=1, seed=seed, perturbation=0.05),
-            synth.Agrawal(classification_function=4, seed=seed + 1, perturbation=0.05),
+            synth.Agrawal(classification_function=0, seed=seed, perturbation=0.05),
+            synth.Agrawal(classification_function=2, seed=seed + 1, perturbation=0.05),
             n,
         )
     elif name == "hyperplane":

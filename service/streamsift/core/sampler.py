@@ -1,0 +1,392 @@
+"""The Sampler: the one composition the stream service and the simulator both drive.
+
+``decide(event)`` assigns the event to a region, scores its uncertainty with the
+configured strategy, feeds the region's drift monitor, multiplies the score by the
+region's drift boost (and, once warm, by a diversity factor), and lets the
+:class:`~streamsift.core.selection.Selector` turn it into a yes/no under capacity.
+``confirm(decision)`` records a selection once its request was sent; ``learn(item)``
+trains the online model (and committee) with an importance weight and updates the
+control-arm estimates. Everything is seeded and picklable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from streamsift.core.drift import DriftMonitor, DriftResult, RegionAssigner
+from streamsift.core.models import DEFAULT_BASE_MODEL
+from streamsift.core.online import OnlineModel
+from streamsift.core.selection import (
+    ControlArmEstimator,
+    DiversityReservoir,
+    Estimate,
+    Selection,
+    Selector,
+)
+from streamsift.core.types import CoreEvent, Decision, Label, LabelledItem, Proba, ScoringInputs
+from streamsift.core.uncertainty import make_strategy
+from streamsift.errors import ConfigurationError
+
+__all__ = ["DEFAULT_STRATEGY", "Sampler", "SamplerState"]
+
+#: The strategy used when none is configured.
+DEFAULT_STRATEGY = "online-margin"
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerState:
+    """A read-only snapshot of the Sampler for metrics and reports."""
+
+    events_seen: int
+    warm: bool
+    labels_seen: int
+    model_version: int
+    target_fraction: float
+    target_label_rate: float
+    event_rate: float
+    threshold: float
+    pending: int
+    spent_today: float
+    selected_by_arm: dict[str, int]
+    boosts: dict[str, float]
+    production_accuracy: Estimate
+    online_accuracy: Estimate
+    lift: Estimate
+    p_mean: float
+
+
+def _argmax(proba: Proba | None) -> Label | None:
+    if not proba:
+        return None
+    best: Label | None = None
+    top = -math.inf
+    for k, v in proba.items():
+        if v > top:
+            best, top = k, v
+    return best
+
+
+class Sampler:
+    """Decide which events to label and learn from the labels that come back.
+
+    Parameters
+    ----------
+    strategy
+        Name of the uncertainty strategy (see :data:`streamsift.core.uncertainty.STRATEGIES`).
+    base_model
+        Name of the River base model (see :data:`streamsift.core.models.BASE_MODELS`).
+    committee_size
+        Members of the online committee (0: none; committee strategies need >= 2).
+    fraction
+        Fixed share of events to label (simulator); ``None`` derives it from capacity.
+    capacity_per_hour, cost_per_label, budget_per_day
+        The labelling team's capacity and the money budget (rate mode).
+    control_share
+        Share of the selections spent on uniform control picks. Default 0.05.
+    p_floor
+        Floor of the active arm's selection probability relative to its mean.
+    max_pending
+        Pending requests at which only the control arm continues.
+    min_labels
+        Cold start: uniform sampling until the online model has this many labels
+        and its prequential accuracy has stabilised.
+    weight_clip
+        Largest importance weight a label may carry.
+    drift_window, drift_window_seconds, drift_correction, ks_alpha, psi_warn, psi_alarm
+        Drift windows and thresholds (see :class:`~streamsift.core.drift.DriftMonitor`).
+    drift_boost, boost_decay_windows
+        Sampling boost of drifted and new regions and its decay.
+    max_regions
+        Cap on distinct regions (producer keys beyond it become ``other``).
+    diversity
+        Strength of the diversity penalty in [0, 1) (0 disables it).
+    seed
+        Seed of every random source inside.
+
+    Examples
+    --------
+    >>> sampler = Sampler(fraction=0.1, min_labels=20, drift_window=200, seed=3)
+    >>> picked = 0
+    >>> for i in range(600):
+    ...     x = {"a": (i * 7919) % 100 / 100, "b": (i * 104729) % 100 / 100}
+    ...     d = sampler.decide(CoreEvent(f"e{i}", x, float(i)))
+    ...     if d.selected:
+    ...         sampler.confirm(d, float(i))
+    ...         sampler.label_arrived(float(i))
+    ...         sampler.learn(LabelledItem(f"e{i}", x, x["a"] > x["b"], p=d.p, arm=d.arm))
+    ...         picked += 1
+    >>> picked, sampler.state.warm, sampler.state.labels_seen
+    (55, False, 55)
+    """
+
+    def __init__(
+        self,
+        *,
+        strategy: str = DEFAULT_STRATEGY,
+        base_model: str = DEFAULT_BASE_MODEL,
+        committee_size: int = 0,
+        fraction: float | None = None,
+        capacity_per_hour: float = 600.0,
+        cost_per_label: float = 0.0,
+        budget_per_day: float | None = None,
+        control_share: float = 0.05,
+        p_floor: float = 0.01,
+        max_pending: int = 10_000,
+        min_labels: int = 200,
+        weight_clip: float | None = 10.0,
+        drift_window: int = 2_000,
+        drift_window_seconds: float = 600.0,
+        drift_correction: Literal["bonferroni", "bh"] = "bh",
+        ks_alpha: float = 0.01,
+        psi_warn: float = 0.1,
+        psi_alarm: float = 0.2,
+        drift_boost: float = 3.0,
+        boost_decay_windows: int = 5,
+        max_regions: int = 16,
+        diversity: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.strategy = strategy
+        self.base_model = base_model
+        self.committee_size = committee_size
+        self.fraction = fraction
+        self.capacity_per_hour = capacity_per_hour
+        self.cost_per_label = cost_per_label
+        self.budget_per_day = budget_per_day
+        self.control_share = control_share
+        self.p_floor = p_floor
+        self.max_pending = max_pending
+        self.min_labels = min_labels
+        self.weight_clip = weight_clip
+        self.drift_window = drift_window
+        self.drift_window_seconds = drift_window_seconds
+        self.drift_correction = drift_correction
+        self.ks_alpha = ks_alpha
+        self.psi_warn = psi_warn
+        self.psi_alarm = psi_alarm
+        self.drift_boost = drift_boost
+        self.boost_decay_windows = boost_decay_windows
+        self.max_regions = max_regions
+        if not 0.0 <= diversity < 1.0:
+            raise ConfigurationError(f"diversity must be in [0, 1), got {diversity!r}")
+        self.diversity = diversity
+        self.seed = seed
+        self._reset()
+
+    def _reset(self) -> None:
+        self._strategy = make_strategy(self.strategy)
+        needs = set(self._strategy.needs) | set(getattr(self._strategy, "fallback", ()))
+        self._needs_online = "online" in needs
+        self._needs_committee = "committee" in needs
+        if self._needs_committee and "committee" in self._strategy.needs and self.committee_size < 2:
+            raise ConfigurationError(
+                f"strategy {self.strategy!r} needs a committee: set committee_size >= 2"
+            )
+        self._model = OnlineModel(
+            base_model=self.base_model,
+            committee_size=self.committee_size,
+            seed=self.seed,
+            min_labels=self.min_labels,
+            weight_clip=None,
+        )
+        self._assigner = RegionAssigner(max_regions=self.max_regions, seed=self.seed)
+        self._monitor = DriftMonitor(
+            window_size=self.drift_window,
+            window_seconds=self.drift_window_seconds,
+            min_events=min(100, self.drift_window),
+            correction=self.drift_correction,
+            ks_alpha=self.ks_alpha,
+            psi_warn=self.psi_warn,
+            psi_alarm=self.psi_alarm,
+            boost_factor=self.drift_boost,
+            decay_windows=self.boost_decay_windows,
+        )
+        common: dict[str, Any] = {
+            "control_share": self.control_share,
+            "p_floor": self.p_floor,
+            "max_pending": self.max_pending,
+            "seed": self.seed,
+        }
+        if self.fraction is not None:
+            self._selector = Selector.for_fraction(self.fraction, **common)
+        else:
+            self._selector = Selector(
+                self.capacity_per_hour, self.cost_per_label, self.budget_per_day, **common
+            )
+        self._diversity = DiversityReservoir(strength=self.diversity) if self.diversity else None
+        self._control = ControlArmEstimator()
+        self._events = 0
+        self._p_mean = 0.0
+        self._p_n = 0
+
+    # ------------------------------------------------------------------ decide
+    def decide(
+        self, event: CoreEvent, now: float | None = None, *, online_proba: Proba | None = None
+    ) -> Decision:
+        """Decide whether ``event`` should be labelled; records nothing about the request.
+
+        Parameters
+        ----------
+        event
+            The event.
+        now
+            Current time in seconds (defaults to the event's timestamp).
+        online_proba
+            The online model's probabilities if the caller already computed them.
+        """
+        t = event.timestamp if now is None else now
+        self._events += 1
+        x = event.features
+        region = self._assigner.assign(x, event.region)
+        online = online_proba
+        if online is None and self._needs_online:
+            online = self._model.predict_proba_one(x)
+        committee = self._model.committee_probas(x) if self._needs_committee else None
+        score = self._strategy.score_one(ScoringInputs(event.proba, online, committee))
+        predicted = _argmax(event.proba) if event.proba else _argmax(online)
+        drift = self._monitor.update(region, x, score, predicted, event.timestamp)
+        boost = self._monitor.boost(region)
+        cold = not self._model.is_warm
+        factor = boost
+        if self._diversity is not None and not cold:
+            factor *= self._diversity.factor(self._vector(event))
+        sel = self._selector.decide(score, factor, t, cold=cold)
+        return Decision(
+            event_id=event.event_id,
+            selected=sel.selected,
+            arm=sel.arm,
+            score=score,
+            p=sel.p,
+            region=region,
+            reason=sel.reason,
+            priority=sel.priority,
+            model_version=self._model.version,
+            strategy=self.strategy,
+            timestamp=event.timestamp,
+            drift=tuple(drift),
+        )
+
+    def _vector(self, event: CoreEvent) -> list[float]:
+        if event.embedding is not None:
+            return list(event.embedding)
+        return [
+            float(v)
+            for _, v in sorted(event.features.items())
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+
+    def confirm(self, decision: Decision, now: float) -> None:
+        """Record a selection whose label request was sent (decide first, record later)."""
+        self._selector.record(
+            Selection(True, decision.arm, decision.p, "selected", 0.0, 0.0, decision.priority),
+            now,
+        )
+        self._p_n += 1
+        self._p_mean += (decision.p - self._p_mean) / min(self._p_n, 1000)
+
+    def confirm_event(self, decision: Decision, event: CoreEvent, now: float) -> None:
+        """:meth:`confirm`, also remembering the event for the diversity penalty."""
+        self.confirm(decision, now)
+        if self._diversity is not None:
+            self._diversity.add(self._vector(event))
+
+    def label_arrived(self, now: float, n: int = 1) -> None:
+        """``n`` requested labels arrived (pending falls; arrival rate is measured)."""
+        self._selector.label_arrived(now, n)
+
+    def expire(self, n: int = 1) -> None:
+        """``n`` pending requests expired unlabelled."""
+        self._selector.expire(n)
+
+    # ------------------------------------------------------------------- learn
+    def weight(self, p: float) -> float:
+        """Importance weight of a label selected with probability ``p``.
+
+        ``p_mean / p``: an item picked at the average probability weighs 1, a rarer
+        pick proportionally more (1/p up to a constant), clipped at ``weight_clip``.
+        """
+        ref = self._p_mean if self._p_n else p
+        w = ref / p if p > 0 else 1.0
+        if self.weight_clip is not None:
+            w = min(w, self.weight_clip)
+        return max(w, 1.0 / (self.weight_clip or 1e9))
+
+    def learn(self, item: LabelledItem) -> None:
+        """Train on one (aggregated) label, weighted by ``1/p``; update control estimates."""
+        model = self._model
+        if item.arm == "control":
+            online = model.predict_one(item.features) if model.labels_seen else None
+            prod = _argmax(item.production_proba)
+            self._control.update(
+                "control",
+                production_correct=None if prod is None else prod == item.label,
+                online_correct=None if online is None else online == item.label,
+            )
+        model.learn_one(item.features, item.label, self.weight(item.p))
+
+    # ---------------------------------------------------------------- snapshot
+    @property
+    def model(self) -> OnlineModel:
+        """The online model (and committee) the sampler scores with."""
+        return self._model
+
+    def swap_model(self, model: OnlineModel) -> None:
+        """Score with ``model`` from now on (a verified snapshot from the learner)."""
+        if not isinstance(model, OnlineModel):
+            raise ConfigurationError(f"swap_model takes an OnlineModel, got {type(model)!r}")
+        self._model = model
+
+    @property
+    def strategy_name(self) -> str:
+        """The configured strategy name."""
+        return self.strategy
+
+    @property
+    def drift_monitor(self) -> DriftMonitor:
+        """The per-region drift monitor (read it, don't drive it)."""
+        return self._monitor
+
+    def flush_drift(self, now: float) -> list[DriftResult]:
+        """Close time-expired windows of quiet regions (call from a timer)."""
+        return self._monitor.flush(now)
+
+    @property
+    def state(self) -> SamplerState:
+        """Read-only state for metrics."""
+        sel = self._selector
+        return SamplerState(
+            events_seen=self._events,
+            warm=self._model.is_warm,
+            labels_seen=self._model.labels_seen,
+            model_version=self._model.version,
+            target_fraction=sel.target_fraction,
+            target_label_rate=sel.target_label_rate,
+            event_rate=sel.event_rate,
+            threshold=sel.threshold,
+            pending=sel.pending,
+            spent_today=sel.spent_today,
+            selected_by_arm=sel.selected_by_arm,
+            boosts={r: self._monitor.boost(r) for r in self._monitor.regions},
+            production_accuracy=self._control.production_accuracy,
+            online_accuracy=self._control.online_accuracy,
+            lift=self._control.lift,
+            p_mean=self._p_mean,
+        )
+
+    def clone(self) -> Sampler:
+        """A fresh, untrained Sampler with the same parameters."""
+        return Sampler(**self._params())
+
+    def _params(self) -> dict[str, Any]:
+        import inspect
+
+        names = list(inspect.signature(Sampler.__init__).parameters)[1:]
+        return {n: getattr(self, n) for n in names}
+
+    def __repr__(self) -> str:
+        return (
+            f"Sampler(strategy={self.strategy!r}, base_model={self.base_model!r}, "
+            f"fraction={self.fraction!r}, seed={self.seed!r})"
+        )
