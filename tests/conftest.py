@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -121,6 +122,7 @@ def _run_script(
 def _start_local_broker(stack: contextlib.ExitStack) -> str:
     """Start deploy/kafka's broker on a free port; register its stop with ``stack``."""
     port = _free_port()
+    started = False
     env = {
         **os.environ,
         "KAFKA_PORT": str(port),
@@ -132,6 +134,12 @@ def _start_local_broker(stack: contextlib.ExitStack) -> str:
         result = _run_script("stop.sh", env, timeout=120)
         if result.returncode != 0:
             _log.warning("deploy/kafka/stop.sh failed:\n%s%s", result.stdout, result.stderr)
+            return
+        if started:  # a clean run on a throw-away port: leave nothing behind in .kafka/
+            state = Path(os.environ.get("KAFKA_STATE_DIR", REPO_ROOT / ".kafka"))
+            shutil.rmtree(state / f"data-{port}", ignore_errors=True)
+            for name in ("server-{}.properties", "log4j2-{}.properties", "kafka-{}.log"):
+                (state / name.format(port)).unlink(missing_ok=True)
 
     # Registered before starting: a start that times out half-way is still stopped.
     stack.callback(stop)
@@ -144,19 +152,27 @@ def _start_local_broker(stack: contextlib.ExitStack) -> str:
         raise BrokerUnavailableError(
             f"deploy/kafka/start.sh exited {result.returncode}:\n{result.stdout}{result.stderr}"
         )
+    started = True
     return f"127.0.0.1:{port}"
 
 
-def _wait_for_metadata(bootstrap: str, timeout_s: float = 30.0) -> None:
+def _wait_for_metadata(bootstrap: str, timeout_s: float = 20.0) -> None:
     """Raise BrokerUnavailableError unless ``bootstrap`` answers a metadata request."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    # Short client timeouts: kafka-python 3 otherwise retries a bootstrap for up to 30 s.
+    options = {
+        "request_timeout_ms": 5000,
+        "bootstrap_timeout_ms": 5000,
+        "reconnect_backoff_max_ms": 500,
+    }
+    options = {k: v for k, v in options.items() if k in KafkaAdminClient.DEFAULT_CONFIG}
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, **options)
             try:
                 admin.describe_cluster()
                 return
@@ -176,11 +192,15 @@ def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address (``host:port[,host:port]``) of a live Kafka broker."""
     configured = _env_bootstrap()
     if configured:
+        problem = ""
         try:
             _wait_for_metadata(configured)
         except BrokerUnavailableError as exc:
+            problem = str(exc)
+        if problem:  # failed outside the except block: no chained traceback in the report
             pytest.fail(
-                f"the configured broker {configured} does not answer: {exc}\n{HOW_TO_GET_A_BROKER}",
+                f"the configured broker {configured} does not answer: {problem}\n"
+                f"{HOW_TO_GET_A_BROKER}",
                 pytrace=False,
             )
         yield configured
