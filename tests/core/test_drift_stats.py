@@ -39,7 +39,8 @@ def test_ks_agrees_with_scipy(n1: int, n2: int, shift: float) -> None:
     ours = ks_two_sample(a, b)
     ref = ks_2samp(a, b, method="asymp")
     assert ours.statistic == pytest.approx(float(ref.statistic), abs=1e-15)
-    assert ours.p_value == pytest.approx(float(ref.pvalue), rel=1e-12, abs=1e-300)
+    # Stephens-corrected limiting distribution: close to scipy's p-values, not identical.
+    assert ours.p_value == pytest.approx(float(ref.pvalue), rel=0.05, abs=1e-6)
     assert ks_two_sample(np.sort(a), b, reference_sorted=True) == ours
 
 

@@ -26,7 +26,7 @@ from streamsift.core.selection import (
     Selector,
 )
 from streamsift.core.types import CoreEvent, Decision, Label, LabelledItem, Proba, ScoringInputs
-from streamsift.core.uncertainty import make_strategy
+from streamsift.core.uncertainty import entropy, make_strategy
 from streamsift.errors import ConfigurationError
 
 __all__ = ["DEFAULT_STRATEGY", "Sampler", "SamplerState"]
@@ -180,7 +180,11 @@ class Sampler:
         needs = set(self._strategy.needs) | set(getattr(self._strategy, "fallback", ()))
         self._needs_online = "online" in needs
         self._needs_committee = "committee" in needs
-        if self._needs_committee and "committee" in self._strategy.needs and self.committee_size < 2:
+        if (
+            self._needs_committee
+            and "committee" in self._strategy.needs
+            and self.committee_size < 2
+        ):
             raise ConfigurationError(
                 f"strategy {self.strategy!r} needs a committee: set committee_size >= 2"
             )
@@ -245,8 +249,15 @@ class Sampler:
             online = self._model.predict_proba_one(x)
         committee = self._model.committee_probas(x) if self._needs_committee else None
         score = self._strategy.score_one(ScoringInputs(event.proba, online, committee))
-        predicted = _argmax(event.proba) if event.proba else _argmax(online)
-        drift = self._monitor.update(region, x, score, predicted, event.timestamp)
+        if event.proba:
+            # Drift on the production model's own uncertainty and predictions: the online
+            # model's change as it learns, which is not a change in the data.
+            predicted = _argmax(event.proba)
+            drift_score = entropy(event.proba)
+        else:
+            predicted = _argmax(online)
+            drift_score = score
+        drift = self._monitor.update(region, x, drift_score, predicted, event.timestamp)
         boost = self._monitor.boost(region)
         cold = not self._model.is_warm
         factor = boost

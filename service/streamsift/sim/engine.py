@@ -158,10 +158,20 @@ def rolling(hits: Sequence[int], window: int = 500) -> list[float]:
     return out
 
 
+#: Simulated time between two events (1,000 events per second): drift windows and the
+#: selector's refreshes then close on event counts, as they do in a busy service.
+SECONDS_PER_EVENT = 0.001
+
+
+def event_time(i: int) -> float:
+    """Simulated timestamp of event ``i``."""
+    return i * SECONDS_PER_EVENT
+
+
 def make_core_event(i: int, ev: LabelledEvent, production: Proba | None) -> CoreEvent:
-    """The CoreEvent the service would have built for event ``i`` (1 s apart)."""
+    """The CoreEvent the service would have built for event ``i``."""
     return CoreEvent(
-        event_id=f"e{i}", features=ev.x, timestamp=float(i), proba=production, region=ev.region
+        event_id=f"e{i}", features=ev.x, timestamp=event_time(i), proba=production, region=ev.region
     )
 
 

@@ -11,7 +11,7 @@ import random
 from streamsift.core.online import OnlineModel
 from streamsift.core.sampler import Sampler
 from streamsift.core.types import Label, Proba
-from streamsift.sim.engine import Policy, labelled_item, make_core_event
+from streamsift.sim.engine import Policy, event_time, labelled_item, make_core_event
 from streamsift.sim.streams import LabelledEvent
 
 __all__ = ["FullPolicy", "RandomPolicy", "SamplerPolicy"]
@@ -77,11 +77,11 @@ class SamplerPolicy(Policy):
             self._drift.append(i)
         if not d.selected:
             return 0.0
-        self.sampler.confirm(d, float(i))
+        self.sampler.confirm(d, event_time(i))
         return d.p
 
     def learn(self, i: int, ev: LabelledEvent, label: Label, p: float) -> None:
-        self.sampler.label_arrived(float(i))
+        self.sampler.label_arrived(event_time(i))
         self.sampler.learn(labelled_item(i, ev, label, p))
 
     def drift_indices(self) -> list[int]:

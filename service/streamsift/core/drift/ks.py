@@ -1,4 +1,4 @@
-"""Two-sample Kolmogorov-Smirnov test, numpy statistic with scipy's asymptotic p-value."""
+"""Two-sample Kolmogorov-Smirnov test: numpy statistic, Stephens-corrected asymptotic p-value."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import kstwo
+from scipy.special import kolmogorov
 
 __all__ = ["KSResult", "ks_two_sample"]
 
@@ -33,10 +33,14 @@ def ks_two_sample(
 ) -> KSResult:
     """Two-sided two-sample KS test.
 
-    The statistic equals ``scipy.stats.ks_2samp(reference, window).statistic``; the
-    p-value equals ``ks_2samp(..., method="asymp").pvalue`` (``kstwo.sf(D, round(en))``
-    with ``en = n1 n2 / (n1 + n2)``). Skipping scipy's wrapper lets the monitor sort
-    each reference once and reuse it for every window.
+    The statistic equals ``scipy.stats.ks_2samp(reference, window).statistic``. The
+    p-value is Kolmogorov's limiting distribution with Stephens' small-sample
+    correction, ``Q((sqrt(en) + 0.12 + 0.11 / sqrt(en)) D)`` with
+    ``en = n1 n2 / (n1 + n2)`` (Numerical Recipes 14.3): within a few per cent of
+    scipy's exact and ``asymp`` p-values for windows of a hundred events and more, and
+    a closed-form series (about a microsecond) where ``scipy.stats.kstwo.sf`` costs
+    milliseconds, which is what let window closing dominate the hot path. Skipping
+    scipy's wrapper also lets the monitor sort each reference once per reference.
 
     Parameters
     ----------
@@ -53,7 +57,7 @@ def ks_two_sample(
     --------
     >>> r = ks_two_sample([1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, 6.0])
     >>> r.statistic, round(r.p_value, 4)
-    (0.5, 0.5)
+    (0.5, 0.5344)
     """
     ref = np.asarray(reference, dtype=float)
     win: NDArray[np.float64] = np.sort(np.asarray(window, dtype=float))
@@ -67,7 +71,8 @@ def ks_two_sample(
     cdf2 = np.searchsorted(win, pooled, side="right") / n2
     statistic = float(np.max(np.abs(cdf1 - cdf2)))
     en = float(n1) * float(n2) / float(n1 + n2)
-    p_value = float(np.clip(kstwo.sf(statistic, np.round(en)), 0.0, 1.0))
+    root = math.sqrt(en)
+    p_value = float(np.clip(kolmogorov((root + 0.12 + 0.11 / root) * statistic), 0.0, 1.0))
     if math.isnan(p_value):  # pragma: no cover - kstwo returns nan only for invalid input
         p_value = 1.0
     return KSResult(statistic, p_value)
