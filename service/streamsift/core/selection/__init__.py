@@ -13,7 +13,8 @@ from streamsift.core.selection.diversity import DiversityReservoir, select_batch
 from streamsift.core.selection.quantile import DecayingHistogram
 from streamsift.core.selection.ramp import calibrate_ramp, ramp_probability
 from streamsift.core.selection.rate import EwmaRate
-from streamsift.core.selection.selector import Selection, SelectionError, Selector
+from streamsift.core.selection.result import Selection, SelectionError
+from streamsift.core.selection.selector import Selector
 from streamsift.core.selection.window import BatchWindow
 
 __all__ = [

@@ -36,7 +36,7 @@ from __future__ import annotations
 import inspect
 import math
 import random
-from typing import Any, NamedTuple
+from typing import Any
 
 from streamsift.core.selection._validate import check_float, check_int
 from streamsift.core.selection.bucket import TokenBucket
@@ -44,45 +44,10 @@ from streamsift.core.selection.budget import LabelBudget, target_fraction
 from streamsift.core.selection.quantile import DecayingHistogram
 from streamsift.core.selection.ramp import calibrate_ramp
 from streamsift.core.selection.rate import EwmaRate
+from streamsift.core.selection.result import Selection, SelectionError
 from streamsift.core.types import Arm, DecisionReason
-from streamsift.errors import StreamsiftError
 
 __all__ = ["Selection", "SelectionError", "Selector"]
-
-
-class SelectionError(StreamsiftError, ValueError):
-    """The selector was used out of protocol (e.g. recording an unselected item)."""
-
-
-class Selection(NamedTuple):
-    """The selector's verdict on one event (immutable; a named tuple for speed).
-
-    Parameters
-    ----------
-    selected
-        Whether a label request should be sent.
-    arm
-        ``active``, ``control``, ``bootstrap``, or ``none`` when not selected.
-    p
-        Total probability that this event is selected (by any arm), defined for
-        unselected events too; ``1 / p`` is the unbiased importance weight.
-    reason
-        ``selected``, ``below_threshold``, ``not_drawn``, ``throttled`` or ``backpressure``.
-    threshold
-        Boosted score at the ``1 - q_a`` quantile of recent boosted scores.
-    target_fraction
-        Share of events the selector aimed at (``f_eff``).
-    priority
-        The boosted score ``score * boost`` (order of interest for labelling tools).
-    """
-
-    selected: bool
-    arm: Arm
-    p: float
-    reason: DecisionReason
-    threshold: float
-    target_fraction: float
-    priority: float
 
 
 class Selector:
