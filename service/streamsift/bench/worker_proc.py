@@ -104,6 +104,7 @@ class WorkerProcess:
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self.started_at = 0.0
 
     @property
     def pid(self) -> int:
@@ -115,6 +116,7 @@ class WorkerProcess:
     def start(self) -> None:
         """Start the child (returns at once)."""
         self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop())
+        self.started_at = time.monotonic()
         cmd = [sys.executable, "-m", "streamsift.cli", "worker", "--loglevel", "warning"]
         self._proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=self._log)
 
