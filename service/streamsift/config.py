@@ -150,6 +150,16 @@ class Settings(BaseSettings):
     commit_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often consumed offsets are committed."
     )
+    session_timeout_seconds: float = Field(
+        default=30.0,
+        ge=6.0,
+        le=300.0,
+        description="Consumer-group session timeout: how long a killed worker keeps its"
+        " partitions before the group moves them.",
+    )
+    heartbeat_interval_seconds: float = Field(
+        default=3.0, gt=0, description="Consumer-group heartbeat period."
+    )
     rate_publish_seconds: float = Field(
         default=2.0, gt=0, description="Period of the worker-rate publication."
     )

@@ -57,7 +57,12 @@ def _progress_line(metrics: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     """Start the worker and block until it stops."""
     import faust
-    from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+    from prometheus_client import (
+        CollectorRegistry,
+        PlatformCollector,
+        ProcessCollector,
+        disable_created_metrics,
+    )
 
     from streamsift.config import load_settings
     from streamsift.factory import build_sampler
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(**_overrides(args))
     layout = {t.name: t.partitions for t in ensure_topics(settings)}
     sampler = build_sampler(settings)
+    disable_created_metrics()
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)

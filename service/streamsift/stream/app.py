@@ -149,6 +149,8 @@ class StreamService:
             topic_replication_factor=s.topic_replication,
             table_standby_replicas=0,
             broker_commit_interval=s.commit_interval_seconds,
+            broker_session_timeout=s.session_timeout_seconds,
+            broker_heartbeat_interval=s.heartbeat_interval_seconds,
             consumer_auto_offset_reset="earliest",
             stream_buffer_maxsize=max(4 * s.take_batch, 4_096),
             producer_acks=-1,
@@ -239,6 +241,13 @@ class StreamService:
         async def gauges() -> None:
             self.refresh_gauges()
 
+        @app.timer(max(1.0, s.drift_window_seconds / 10))
+        async def flush_drift() -> None:
+            try:
+                await self.scorer.flush_drift()
+            except Exception as exc:  # at worst the window closes with the next event
+                log.warning("drift flush failed: %r", exc)
+
         @app.timer(s.rate_publish_seconds)
         async def publish_rate() -> None:
             try:
@@ -262,10 +271,15 @@ class StreamService:
             await self.rates.follow()
 
         async def before_shutdown(sender: Any, **kwargs: Any) -> None:
-            try:
-                await asyncio.wait_for(self.rates.retire(), timeout=5.0)
-            except Exception as exc:
-                log.info("could not retire worker rate: %r", exc)
+            # The producer is still up here: last snapshot, then leave the rate board.
+            for what, job in (
+                ("final snapshot", self.learner.close),
+                ("retire", self.rates.retire),
+            ):
+                try:
+                    await asyncio.wait_for(job(), timeout=10.0)
+                except Exception as exc:
+                    log.warning("%s failed at shutdown: %r", what, exc)
 
         app.on_before_shutdown.connect(cast(Any, before_shutdown))
 
@@ -279,8 +293,9 @@ class StreamService:
         m.threshold.set(float(getattr(state, "threshold", 0.0) or 0.0))
         m.sampler_pending.set(float(getattr(state, "pending", 0) or 0))
         m.spent_today.set(float(getattr(state, "spent_today", 0.0) or 0.0))
-        m.labels_seen.set(float(getattr(state, "labels_seen", 0) or 0))
-        m.model_version.set(float(getattr(state, "model_version", 0) or 0))
+        model = self.sampler.model
+        m.labels_seen.set(float(getattr(model, "labels_seen", 0) or 0))
+        m.model_version.set(float(getattr(model, "version", 0) or 0))
         for region, boost in dict(getattr(state, "boosts", {}) or {}).items():
             m.boost.labels(region=m.regions(str(region))).set(float(boost))
         _control_gauges(m, state)

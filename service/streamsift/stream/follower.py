@@ -78,6 +78,8 @@ class SnapshotFollower:
         if header.model_version > current:
             self.sampler.swap_model(model)
             self.metrics.snapshots_loaded.inc()
+            self.metrics.model_version.set(header.model_version)
+            self.metrics.labels_seen.set(header.labels_seen)
             log.info(
                 "model %s version %d loaded (%d labels)",
                 header.model_name,

@@ -208,7 +208,12 @@ class Learner:
     async def run(self) -> None:
         """Consume the training topic in the learner group until cancelled."""
         s = self.settings
-        consumer = make_consumer(s, group_id=f"{s.app_id}-learner")
+        consumer = make_consumer(
+            s,
+            group_id=f"{s.app_id}-learner",
+            session_timeout_ms=int(s.session_timeout_seconds * 1000),
+            heartbeat_interval_ms=int(s.heartbeat_interval_seconds * 1000),
+        )
         self._consumer = consumer
         consumer.subscribe([s.topic_training], listener=_Listener(self))
         await consumer.start()
@@ -222,8 +227,13 @@ class Learner:
                         await self.snapshot()
                 await asyncio.sleep(0)
         finally:
-            try:
-                if self.owner and self._since_snapshot:
-                    await self.snapshot()
-            finally:
-                await consumer.stop()
+            await consumer.stop()
+
+    async def close(self) -> None:
+        """Graceful stop: snapshot what was learned since the last snapshot.
+
+        Called before the app's producer stops; a crash instead just leaves the
+        labels after the last snapshot to be learned again by the next owner.
+        """
+        if self.owner and self._since_snapshot:
+            await self.snapshot()

@@ -47,7 +47,10 @@ class ModelLike(Protocol):
 class SamplerLike(Protocol):
     """The part of the core's ``Sampler`` the transport drives."""
 
-    model: Any
+    @property
+    def model(self) -> Any:
+        """The online model (``version``, ``labels_seen``, ``bump_version``, ...)."""
+        ...
 
     def decide(self, event: CoreEvent, now: float | None = None) -> Decision:
         """Decide whether to request a label for one event (no capacity recorded yet)."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamsift.config import Settings
-from streamsift.core.types import Decision
+from streamsift.core.types import CoreEvent, Decision
 from streamsift.errors import SchemaError
 from streamsift.metrics import Metrics
 from streamsift.schemas import InferenceEvent, Limits, decode
@@ -78,6 +78,7 @@ class _Selected:
     request: bytes
     pending: bytes
     event_id: str
+    event: CoreEvent | None = None
 
 
 class Scorer:
@@ -169,7 +170,8 @@ class Scorer:
             now = self.clock()
             try:
                 t0 = time.perf_counter()
-                decision = self.sampler.decide(to_core_event(event), now)
+                core = to_core_event(event)
+                decision = self.sampler.decide(core, now)
                 m.scoring_duration.observe(time.perf_counter() - t0)
                 request_id = uuid.uuid4().hex if decision.selected else None
                 if decision.selected:
@@ -182,6 +184,7 @@ class Scorer:
                             req.model_dump_json().encode(),
                             pend.model_dump_json().encode(),
                             event.event_id,
+                            core,
                         )
                     )
             except Exception as exc:  # a core bug must not stop the stream: dead-letter it
@@ -247,9 +250,23 @@ class Scorer:
                 for x in selected
             ]
         )
+        confirm_event = getattr(self.sampler, "confirm_event", None)
         for x in selected:
-            self.sampler.confirm(x.decision, now)
+            if x.event is not None and callable(confirm_event):
+                confirm_event(x.decision, x.event, now)  # also feeds the diversity memory
+            else:
+                self.sampler.confirm(x.decision, now)
             self.metrics.label_requests.labels(arm=x.decision.arm).inc()
+
+    async def flush_drift(self) -> int:
+        """Close the drift windows of quiet regions (timer); send their events."""
+        flush = getattr(self.sampler, "flush_drift", None)
+        if not callable(flush):
+            return 0
+        now = self.clock()
+        results = list(flush(now))
+        await self._send_drift(results, now)
+        return len(results)
 
     async def _send_drift(self, results: Sequence[Any], now: float) -> None:
         if not results:
