@@ -3,8 +3,9 @@
 - kafka-python produces validated ``InferenceEvent`` JSON; aiokafka reads it back in a
   consumer group, commits, and the events round-trip equal.
 - A compacted topic keeps the latest value per key (what model snapshots rely on).
-- A Faust app (in-process, no web server) consumes a topic with an agent and keeps a
-  Table whose changelog Faust creates on the broker, then commits its offsets.
+- A Faust app (in-process, no web server) consumes a topic with an agent, keeps a
+  Table whose (compacted) changelog topic Faust creates on the broker, and commits
+  its consumer group's offsets.
 
 Each test makes its own uniquely named topics (``make_topic``); waits are bounded
 safety nets, never assertions on speed.
@@ -145,7 +146,15 @@ def test_compacted_topic_is_created_and_described(
     assert latest == {b"model-a": b"v2", b"model-b": b"v1"}
 
 
-async def _run_faust_app(bootstrap: str, source: str, app_id: str, n: int) -> dict[str, int]:
+async def _run_faust_app(
+    bootstrap: str, source: str, app_id: str, n: int, committed: Callable[[], int]
+) -> tuple[dict[str, int], list[int]]:
+    """Run a Faust worker until it has processed ``n`` records and committed past them.
+
+    ``committed()`` reads the group's committed offset (a blocking admin call, run in a
+    thread). Faust commits acked offsets in the background (at least once), so the
+    worker is stopped only once the commit has reached ``n``.
+    """
     import faust
 
     app = faust.App(
@@ -172,8 +181,12 @@ async def _run_faust_app(bootstrap: str, source: str, app_id: str, n: int) -> di
 
     await app.start()
     try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
         await asyncio.wait_for(done.wait(), WAIT_S)
-        return dict(counts.items())
+        while await loop.run_in_executor(None, committed) < n and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        return dict(counts.items()), seen
     finally:
         await app.stop()
 
@@ -181,30 +194,31 @@ async def _run_faust_app(bootstrap: str, source: str, app_id: str, n: int) -> di
 def test_faust_agent_and_table_against_the_broker(
     kafka_bootstrap: str, kafka_admin: Any, make_topic: Callable[..., str]
 ) -> None:
+    """A Faust agent consumes the topic, updates a Table and commits its offsets."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
     n = 12
     source = make_topic("smoke-faust-source")
     app_id = f"smoke-faust-{uuid.uuid4().hex}"
-    _produce(
-        kafka_bootstrap,
-        source,
-        [(f"k{i}".encode(), f'{{"i": {i}, "key": "k{i % 3}"}}'.encode()) for i in range(n)],
-    )
-    try:
-        counts = asyncio.run(_run_faust_app(kafka_bootstrap, source, app_id, n))
-        assert counts == {"k0": 4, "k1": 4, "k2": 4}
 
-        # Faust created the table's changelog topic (compacted) on the broker ...
+    def committed() -> int:
+        offsets = kafka_admin.list_group_offsets(app_id).get(app_id, {})
+        return sum(om.offset for tp, om in offsets.items() if tp.topic == source)
+
+    records = [(f"k{i}".encode(), f'{{"i": {i}, "key": "k{i % 3}"}}'.encode()) for i in range(n)]
+    _produce(kafka_bootstrap, source, records)
+    try:
+        counts, seen = asyncio.run(_run_faust_app(kafka_bootstrap, source, app_id, n, committed))
+        assert counts == {"k0": 4, "k1": 4, "k2": 4}
+        assert sorted(seen) == list(range(n))
+        # The consumer group committed past every source record ...
+        assert committed() == n
+        # ... and Faust created the table's changelog topic, compacted, on the broker.
         changelog = f"{app_id}-counts-changelog"
-        assert changelog in kafka_admin.list_topics()
         described = kafka_admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, changelog)]
         )
         assert described["topic"][changelog]["cleanup.policy"]["value"] == "compact"
-        # ... and committed its consumer group's offset past every source record.
-        offsets = kafka_admin.list_group_offsets(app_id)[app_id]
-        assert {tp.topic: om.offset for tp, om in offsets.items()} == {source: n}
     finally:
         internal = [t for t in kafka_admin.list_topics() if t.startswith(app_id)]
         if internal:
