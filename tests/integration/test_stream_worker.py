@@ -21,6 +21,7 @@ from streamsift.core.online import OnlineModel
 from streamsift.stream.snapshots import encode_snapshot, sign
 from tests.stream.fakes import MALFORMED
 from tests.stream.workers import (
+    committed,
     decided_ids,
     inference_event,
     producer,
@@ -93,8 +94,8 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     # Capacity high enough that many events are selected: duplicates would show.
-    env = stream_env(kafka_bootstrap, capacity_per_hour=720_000, max_pending=1_000_000)
-    n = 5_000
+    env = stream_env(kafka_bootstrap, capacity_per_hour=180_000, max_pending=1_000_000)
+    n = 4_000
     with running(env, tmp_path, "first") as first:
         first.wait_ready()
 
@@ -111,7 +112,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
         feeder = threading.Thread(target=produce)
         feeder.start()
         wait_for(
-            lambda: first.metric("streamsift_scorer_events_consumed_total") > 1_000,
+            lambda: first.metric("streamsift_scorer_events_consumed_total") > 600,
             timeout=60,
             what="the first worker to be selecting",
             every=0.1,
@@ -141,7 +142,9 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
             r["request_id"] for r in requests
         }
         assert second.metric("streamsift_scorer_duplicates_total", kind="duplicate") == 0
-        assert second.stop() == 0
+        assert second.stop() == 0  # SIGTERM: graceful
+    # ... and a graceful stop commits everything it processed.
+    assert committed(kafka_bootstrap, env["STREAMSIFT_APP_ID"], topic(env, "inference-events")) == n
 
 
 def test_tampered_snapshot_is_refused_and_a_signed_one_loaded(

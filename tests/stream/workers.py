@@ -240,3 +240,15 @@ def inference_event(i: int, *, region: str | None = None, event_id: str | None =
     if region is not None:
         body["region"] = region
     return json.dumps(body).encode()
+
+
+def committed(bootstrap: str, group: str, name: str) -> int:
+    """Total committed offset of a consumer group over the partitions of one topic."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == name)
