@@ -26,12 +26,16 @@ import asyncio
 import json
 import logging
 import math
+import signal
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from streamsift.bench.worker_proc import WorkerProcess, rss_bytes, topic_env
@@ -285,10 +289,36 @@ def _delete_topics(settings: Settings, prefixes: tuple[str, ...]) -> int:
         admin.close()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, so the worker is stopped and topics deleted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_broker_bench(
     settings: Settings, cfg: BrokerBenchConfig, say: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    """Run the four phases; return the figures (see the module docstring)."""
+    """Run the four phases; return the figures (see the module docstring).
+
+    SIGTERM and Ctrl-C stop the worker and delete the run's topics before raising.
+    """
+    with _sigterm_interrupts():
+        return _run(settings, cfg, say)
+
+
+def _run(settings: Settings, cfg: BrokerBenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:10]
     env = topic_env(run_id)
     input_topic = env["STREAMSIFT_TOPIC_INFERENCE_EVENTS"]
