@@ -188,12 +188,16 @@ if [ -z "$controller_port" ]; then
     fi
 fi
 [ "$controller_port" != "$port" ] || die "KAFKA_CONTROLLER_PORT must differ from KAFKA_PORT"
-port_listening "$controller_port" && die "controller port $controller_port is already in use"
+if port_listening "$controller_port"; then
+    die "controller port $controller_port is already in use"
+fi
 
 mkdir -p "$state_dir"
 rm -rf "$data_dir"  # stale data from an earlier run must not break a fresh start
 mkdir -p "$data_dir"
-[ -f "$log_file" ] && mv -f "$log_file" "$log_file.1"
+if [ -f "$log_file" ]; then
+    mv -f "$log_file" "$log_file.1"
+fi
 
 cat >"$props" <<EOF
 # Written by deploy/kafka/start.sh on every start; edits here are overwritten.
