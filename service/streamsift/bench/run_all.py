@@ -66,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"core bench: {args.core_events:,} events ...", flush=True)
     result["core"] = run_core_bench(n_events=args.core_events)
     print(render_markdown(result["core"]), flush=True)
+    # written now so that an interrupted broker run still leaves the core figures
+    (out / "results.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     code = 0
     if not args.no_broker and _broker_configured():
         from streamsift.bench.broker_bench import BrokerBenchConfig, run_broker_bench
