@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: help venv system-deps kafka-jars kafka-up kafka-down test test-fast lint typecheck \
+.PHONY: help venv java-deps system-deps kafka-jars kafka-up kafka-down test test-fast lint typecheck \
         schemas bench demo clean
 
 help:
@@ -21,17 +21,26 @@ help:
 	@echo "make bench  - benchmarks (docs/benchmarks.md)"
 	@echo "make kafka-up / make kafka-down - the local single-node KRaft broker"
 
-# Debian packages the project needs (Java 17 + Maven for the broker, Prometheus for the live check).
-system-deps:
+# Debian packages the project needs: Java 17 + Maven for the broker (java-deps), and
+# Prometheus (promtool and the server) for the alert-rule tests and the live check.
+define apt_install
+	SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo
+	echo "installing Debian packages:$(1)"
+	$$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(1)
+endef
+
+java-deps:
 	@missing=""
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"
 	command -v mvn >/dev/null || missing="$$missing maven"
-	command -v prometheus >/dev/null || missing="$$missing prometheus"
 	if [ -n "$$missing" ]; then
-	  echo "installing Debian packages:$$missing"
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo
-	  $$SUDO apt-get update -qq
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+	  $(call apt_install,$$missing)
+	fi
+
+system-deps: java-deps
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+	  $(call apt_install,prometheus)
 	fi
 
 $(STAMP): pyproject.toml
@@ -42,7 +51,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-kafka-jars: system-deps
+kafka-jars: java-deps
 	bash deploy/kafka/fetch-jars.sh
 
 kafka-up: kafka-jars
@@ -64,7 +73,7 @@ schemas: venv
 # always stops the broker it started.
 test: venv system-deps
 	started=0
-	if [ -z "$${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+	if [ -z "$${KAFKA_BOOTSTRAP_SERVERS:-}$${STREAMSIFT_KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
 	  $(MAKE) --no-print-directory kafka-up
 	  started=1
 	  export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT)
@@ -80,7 +89,7 @@ test-fast: venv
 
 bench: venv system-deps
 	started=0
-	if [ -z "$${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+	if [ -z "$${KAFKA_BOOTSTRAP_SERVERS:-}$${STREAMSIFT_KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
 	  $(MAKE) --no-print-directory kafka-up
 	  started=1
 	  export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT)
