@@ -42,7 +42,7 @@ def _settings_from_env(env: Mapping[str, str]) -> Settings:
     names = _setting_names()
     unknown = sorted(set(env) - set(names))
     assert not unknown, f"not settings of streamsift.config.Settings: {unknown}"
-    return Settings(**{names[k]: v for k, v in env.items()})
+    return Settings.model_validate({names[k]: v for k, v in env.items()})
 
 
 def _compose() -> dict[str, Any]:
