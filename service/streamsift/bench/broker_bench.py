@@ -276,6 +276,19 @@ def _observe_pipeline(
     }
 
 
+def _time_split(m: dict[str, float]) -> dict[str, float | None]:
+    """Where the worker's batch time goes: Sampler.decide against the whole batch."""
+    events = m.get("streamsift_scorer_events_consumed_total") or 0.0
+    decide = m.get("streamsift_scorer_scoring_duration_seconds_sum")
+    batch = m.get("streamsift_scorer_batch_duration_seconds_sum")
+    if not events or decide is None or batch is None:
+        return {"decide_us_per_event": None, "batch_us_per_event": None}
+    return {
+        "decide_us_per_event": decide / events * 1e6,
+        "batch_us_per_event": batch / events * 1e6,
+    }
+
+
 def _delete_topics(settings: Settings, prefixes: tuple[str, ...]) -> int:
     from kafka.admin import KafkaAdminClient
 
@@ -371,6 +384,7 @@ def _run(settings: Settings, cfg: BrokerBenchConfig, say: Callable[[str], None])
             result["worker_consumed_total"] = worker.consumed()
             final = worker.metrics() or {}
             result["label_requests_total"] = final.get("streamsift_scorer_label_requests_total")
+            result.update(_time_split(final))
         finally:
             result["worker_exit_code"] = worker.stop()
             result["worker_log"] = str(worker.log_path)

@@ -95,7 +95,9 @@ def render_broker(r: dict[str, Any]) -> str:
         f" partitions; worker capacity {cfg.get('capacity_per_hour', 0):,.0f} labels/h;"
         f" {r.get('latency_samples', 0)} latency samples over"
         f" {cfg.get('latency_seconds', '?')} s; pipeline rate from 10 % to 90 %:"
-        f" {_fmt(r.get('pipeline_rate_10_90'), ',.0f')} events/s.\n"
+        f" {_fmt(r.get('pipeline_rate_10_90'), ',.0f')} events/s. In the worker's own"
+        f" metrics a batch costs {_fmt(r.get('batch_us_per_event'), ',.0f')} µs per event,"
+        f" of which Sampler.decide {_fmt(r.get('decide_us_per_event'), ',.0f')} µs.\n"
     )
     return "\n".join(rows) + "\n" + notes
 
