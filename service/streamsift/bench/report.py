@@ -81,7 +81,8 @@ def render_broker(r: dict[str, Any]) -> str:
         f" >= 0.5x: {ok('pipeline_at_least_half_raw')} |",
         f"| p50 latency event → label request at"
         f" {_fmt(r.get('latency_input_rate'), ',.0f')} ev/s |"
-        f" {_fmt(r.get('p50_latency_seconds'), ',.0f', 1000, ' ms')} | |",
+        f" {_fmt(r.get('p50_latency_seconds'), ',.0f', 1000, ' ms')} |"
+        f" worker kept up: {'yes' if r.get('latency_worker_kept_up') else '**no**'} |",
         f"| p99 latency (same) | {_fmt(r.get('p99_latency_seconds'), ',.0f', 1000, ' ms')} |"
         f" < 250 ms: {ok('p99_under_250ms')} |",
         f"| worker RSS after 10 % / 100 % of the events |"

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m streamsift.bench.run_all", description=__doc__)
     p.add_argument("--events", type=int, default=500_000, help="broker bench events (500000)")
     p.add_argument("--core-events", type=int, default=20_000, help="core bench events (20000)")
-    p.add_argument("--latency-seconds", type=float, default=30.0, help="latency phase (30 s)")
+    p.add_argument("--latency-seconds", type=float, default=60.0, help="latency phase (60 s)")
     p.add_argument("--out-dir", default="bench-results", help="output folder (bench-results)")
     p.add_argument("--doc", help="markdown file whose generated section is replaced")
     p.add_argument("--no-broker", action="store_true", help="core benchmark only")

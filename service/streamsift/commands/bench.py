@@ -75,15 +75,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--events", type=int, default=500_000, help="events pre-loaded (500000)")
     p.add_argument("--partitions", type=int, default=4, help="input partitions (4)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (0)")
-    p.add_argument("--latency-seconds", type=float, default=30.0, help="latency phase (30)")
+    p.add_argument("--latency-seconds", type=float, default=60.0, help="latency phase (60)")
     p.add_argument(
         "--latency-load", type=float, default=0.5, help="share of the measured rate (0.5)"
     )
     p.add_argument(
         "--capacity-per-hour",
         type=float,
-        default=360_000.0,
-        help="worker label capacity during the run (360000: enough requests to time)",
+        default=36_000.0,
+        help="worker label capacity during the run (36000: 10 requests/s to time)",
     )
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--out-dir", default="bench-results", help="worker log folder")
