@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["broker_error"] = f"{type(exc).__name__}: {exc}"
             print(f"broker bench failed: {result['broker_error']}", file=sys.stderr)
             code = 1
-    command = "make bench" if args.doc else "python -m streamsift.bench.run_all"
+    given = list(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python -m streamsift.bench.run_all", *given])
     section = render_all(result, command)
     (out / "results.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (out / "section.md").write_text(section)
