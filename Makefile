@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
+DEMO_MINUTES ?= 3
 
 .PHONY: help venv java-deps system-deps kafka-jars kafka-up kafka-down test test-fast lint typecheck \
         schemas bench demo clean
@@ -100,7 +101,8 @@ bench: venv system-deps
 	exit $$rc
 
 demo: venv system-deps
-	@echo "make demo is not built yet (issue: make demo)."; exit 2
+	@if [ -z "$${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then $(MAKE) --no-print-directory kafka-jars; fi
+	$(VENV)/bin/streamsift demo --minutes $(DEMO_MINUTES)
 
 clean:
 	rm -rf $(VENV) .kafka .mypy_cache .ruff_cache .pytest_cache
