@@ -175,6 +175,12 @@ class Settings(BaseSettings):
         description="How long a joined/expired marker is kept to recognise duplicate and"
         " late labels.",
     )
+    early_label_grace_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A label that arrives before its pending item waits this long in the"
+        " pending store before it is dead-lettered as unknown.",
+    )
     recovery_lookback_seconds: float = Field(
         default=120.0,
         gt=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -14,7 +15,7 @@ from streamsift.stream.convert import decode_labelled
 from streamsift.stream.join import Joiner, StoreEntry
 from streamsift.stream.ports import MemorySink
 from streamsift.stream.records import SourceRecord
-from tests.stream.fakes import FakeSampler, dead_letters, label_bytes
+from tests.stream.fakes import FakeSampler, dead_letters, label_bytes, value
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -28,7 +29,8 @@ class Clock:
 
 
 def make(**settings: Any) -> tuple[Joiner, FakeSampler, MemorySink, CollectorRegistry, Clock]:
-    s = Settings(**{"pending_ttl_seconds": 3600.0, "pending_tombstone_seconds": 7200.0, **settings})
+    defaults = {"pending_ttl_seconds": 3600.0, "pending_tombstone_seconds": 7200.0}
+    s = Settings(**{**defaults, "early_label_grace_seconds": 60.0, **settings})
     sampler, sink, reg, clock = FakeSampler(), MemorySink(), CollectorRegistry(), Clock(T0 + 300)
     joiner = Joiner(s, sampler, sink, Metrics(reg), {}, clock)
     return joiner, sampler, sink, reg, clock
@@ -77,18 +79,32 @@ def test_a_label_joins_its_pending_item_and_goes_to_the_training_topic() -> None
 
 
 def test_duplicate_unknown_and_unlearnable_labels_are_dead_lettered_not_trained() -> None:
-    j, sampler, sink, reg, _ = make()
+    j, sampler, sink, reg, clock = make()
     pend(j, "e1")
     pend(j, "e2")
     assert label(j, "e1") == "joined"
     assert label(j, "e1", offset=1) == "duplicate"
-    assert label(j, "nobody", offset=2) == "unknown"
+    assert label(j, "nobody", offset=2) == "early"  # its item may still come
     assert label(j, "e2", "maybe", offset=3) == "unlearnable_class"
+    clock.now += 61  # the early-label grace passes: "nobody" had no request
+    asyncio.run(j.expire())
     assert len(sink.on("streamsift.training")) == 1 and sampler.arrived == 1
-    assert reasons(sink) == ["duplicate", "unknown", "unlearnable_class"]
+    assert reasons(sink) == ["duplicate", "unlearnable_class", "unknown"]
     assert [rejected(reg, r) for r in ("duplicate", "unknown", "unlearnable_class")] == [1, 1, 1]
     letters = sink.on("streamsift.dead-letters")
-    assert DeadLetter.model_validate_json(letters[1].value or b"").offset == 2
+    unknown = DeadLetter.model_validate_json(letters[2].value or b"")
+    assert unknown.offset == 2 and b"nobody" in base64.b64decode(unknown.value_b64)
+    assert b"nobody" not in j.store
+
+
+def test_a_label_read_before_its_pending_item_waits_and_joins() -> None:
+    j, sampler, sink, reg, _ = make()
+    assert label(j, "e1") == "early"
+    assert label(j, "e1", offset=1) == "duplicate"  # one label waits, not two
+    pend(j, "e1")
+    assert [m.key for m in sink.on("streamsift.training")] == [b"e1"]
+    assert StoreEntry.decode(j.store[b"e1"]).state == "joined"
+    assert sampler.arrived == 1 and value(reg, "join_label_arrivals_total") == 2
 
 
 def test_items_expire_after_the_ttl_and_late_labels_are_rejected() -> None:
@@ -96,17 +112,17 @@ def test_items_expire_after_the_ttl_and_late_labels_are_rejected() -> None:
     pend(j, "e1")
     pend(j, "e2")
     clock.now = T0 + 3000
-    assert j.expire() == 0
+    assert asyncio.run(j.expire()) == 0
     assert reg.get_sample_value("streamsift_join_pending_items") == 2
     assert reg.get_sample_value("streamsift_join_oldest_pending_age_seconds") == 3000
     clock.now = T0 + 3601
-    assert j.expire() == 2 and sampler.expired == 2
+    assert asyncio.run(j.expire()) == 2 and sampler.expired == 2
     assert reg.get_sample_value("streamsift_join_expired_total") == 2
     assert label(j, "e1") == "expired" and reasons(sink) == ["expired"]
     clock.now = T0 + 3601 + 7201
-    j.expire()
+    asyncio.run(j.expire())
     assert j.store == {}  # markers dropped after the tombstone horizon
-    assert label(j, "e2") == "unknown"
+    assert label(j, "e2") == "early"
 
 
 def test_invalid_labels_and_pending_items_are_dead_lettered() -> None:

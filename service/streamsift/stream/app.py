@@ -235,7 +235,7 @@ class StreamService:
         @app.timer(s.expiry_check_seconds)
         async def expire() -> None:
             if not app.rebalancing:
-                self.joiner.expire()
+                await self.joiner.expire()
 
         @app.timer(1.0)
         async def gauges() -> None:

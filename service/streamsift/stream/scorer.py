@@ -79,6 +79,7 @@ class _Selected:
     pending: bytes
     event_id: str
     event: CoreEvent | None = None
+    at: float = 0.0
 
 
 class Scorer:
@@ -129,6 +130,20 @@ class Scorer:
         self.dedupe = Dedupe(settings.dedupe_horizon, input_partitions)
         self.dead_letters = DeadLetters(sink, settings.topic_dead_letters, metrics, clock)
         self._selection_ratio: float | None = None
+        self._last_time = 0.0
+
+    def _log_time(self, rec: SourceRecord | None) -> float:
+        """The sampler's clock: the record's Kafka timestamp (its arrival in the log).
+
+        Arrival times keep the sampler's event-rate estimate true to the input even
+        when this worker lags, catches up after a restart, or processes in bursts;
+        the wall clock would see processing speed instead. Kept monotonic; the wall
+        clock stands in for records without a timestamp.
+        """
+        t = rec.timestamp if rec is not None and rec.timestamp > 0 else self.clock()
+        if t > self._last_time:
+            self._last_time = t
+        return self._last_time
 
     def on_revoked(self, partitions: Iterable[int]) -> None:
         """Forget revoked input partitions (their dedupe state is rebuilt on return)."""
@@ -168,10 +183,11 @@ class Scorer:
                 m.duplicates.labels(kind=seen).inc()
                 continue
             now = self.clock()
+            at = self._log_time(rec)
             try:
                 t0 = time.perf_counter()
                 core = to_core_event(event)
-                decision = self.sampler.decide(core, now)
+                decision = self.sampler.decide(core, at)
                 m.scoring_duration.observe(time.perf_counter() - t0)
                 request_id = uuid.uuid4().hex if decision.selected else None
                 if decision.selected:
@@ -185,6 +201,7 @@ class Scorer:
                             pend.model_dump_json().encode(),
                             event.event_id,
                             core,
+                            at,
                         )
                     )
             except Exception as exc:  # a core bug must not stop the stream: dead-letter it
@@ -222,7 +239,7 @@ class Scorer:
                     await self.sink.send(self.settings.topic_decisions, raw, partition=partition)
                 )
         await gather_acks(acks)
-        await self._send_requests(selected, now)
+        await self._send_requests(selected)
         await self._send_drift(drift, now)
         for (arm, region), n in by_arm_region.items():
             m.decisions.labels(arm=arm, region=region).inc(n)
@@ -233,7 +250,7 @@ class Scorer:
     async def _dead(self, rec: SourceRecord, reason: str, detail: str) -> Awaitable[Any]:
         return await self.dead_letters.send(rec, source=SOURCE, reason=reason, detail=detail)
 
-    async def _send_requests(self, selected: Sequence[_Selected], now: float) -> None:
+    async def _send_requests(self, selected: Sequence[_Selected]) -> None:
         """Pending items first (the join must know an item before its label can come)."""
         s = self.settings
         if not selected:
@@ -253,9 +270,9 @@ class Scorer:
         confirm_event = getattr(self.sampler, "confirm_event", None)
         for x in selected:
             if x.event is not None and callable(confirm_event):
-                confirm_event(x.decision, x.event, now)  # also feeds the diversity memory
+                confirm_event(x.decision, x.event, x.at)  # also feeds the diversity memory
             else:
-                self.sampler.confirm(x.decision, now)
+                self.sampler.confirm(x.decision, x.at)
             self.metrics.label_requests.labels(arm=x.decision.arm).inc()
 
     async def flush_drift(self) -> int:
@@ -318,8 +335,9 @@ class Scorer:
             return 0
         since = min(at for _, _, at in uncertain.values()) - s.recovery_lookback_seconds
         sent = await self.reader.request_ids_since(since)
+        at = self._log_time(None)
         missing = [
-            _Selected(_as_decision(d), req, pend, eid)
+            _Selected(_as_decision(d), req, pend, eid, None, at)
             for eid, (d, (req, pend), _) in uncertain.items()
             if d.request_id not in sent
         ]
@@ -331,7 +349,7 @@ class Scorer:
             len(missing),
             s.topic_label_requests,
         )
-        await self._send_requests(missing, self.clock())
+        await self._send_requests(missing)
         self.metrics.recovered_requests.inc(len(missing))
         return len(missing)
 

@@ -1,0 +1,170 @@
+"""Tier 3 (a): the whole loop on a real broker.
+
+``streamsift produce-synthetic`` sends 20,000 events with a covariate drift in one
+region from event 10,000; one ``streamsift worker`` scores them; ``streamsift
+label-sim`` answers the requests; the worker joins the labels, learns, snapshots.
+Checks: requests within capacity, the drifted region's share of requests rises,
+drift events name that region, labels come back and are joined, the model version
+advances, and the last snapshot of the online model is more accurate, on fresh
+events of the drifted stream, than the snapshot taken when bootstrap ended.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from streamsift.stream.snapshots import load_snapshot
+from streamsift.tools import SyntheticStream
+from tests.stream.workers import REPO, read_topic, running, stream_env, topic, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
+
+N = 20_000
+DRIFT_AT = 10_000
+RATE = 1_000.0  # events per second
+CAPACITY_PER_HOUR = 108_000.0  # 30 labels per second
+DRIFTED = "ap-south"
+WARM_UP = 5.0  # seconds
+MIN_LABELS = 100
+
+
+def _tool(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    full = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    full.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamsift.cli", *args],
+        cwd=REPO,
+        env=full,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _index(event_id: str) -> int:
+    return int(event_id.rsplit("-", 1)[1])
+
+
+def test_end_to_end_drift_capacity_labels_and_learning(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    env = stream_env(
+        kafka_bootstrap,
+        capacity_per_hour=CAPACITY_PER_HOUR,
+        min_labels=MIN_LABELS,
+        control_share=0.1,
+        snapshot_every_labels=50,
+        snapshot_every_seconds=2,
+        drift_window_events=400,
+        drift_boost=4.0,
+        drift_boost_decay_windows=10,
+    )
+    with running(env, tmp_path) as worker:
+        worker.wait_ready()
+        sim = _tool(
+            ["label-sim", "--annotators", "4", "--labels-per-hour", "100000",
+             "--delay-median", "0.3", "--delay-sigma", "0.2", "--no-progress", "--seed", "3"],
+            env, tmp_path / "label-sim.log",
+        )  # fmt: skip
+        prod = _tool(
+            ["produce-synthetic", "--rate", str(RATE), "--count", str(N), "--seed", "1",
+             "--drift-at", str(DRIFT_AT), "--drift-regions", DRIFTED, "--no-progress"],
+            env, tmp_path / "producer.log",
+        )  # fmt: skip
+
+        def progress() -> bool:
+            return worker.metric("streamsift_scorer_events_valid_total") >= N
+
+        try:
+            assert prod.wait(timeout=120) == 0, (tmp_path / "producer.log").read_text()
+            wait_for(progress, timeout=120, what=f"{N} events scored", every=1.0)
+            wait_for(
+                lambda: (
+                    worker.metric("streamsift_join_labels_joined_total", arm="active")
+                    + worker.metric("streamsift_join_labels_joined_total", arm="control")
+                    + worker.metric("streamsift_join_labels_joined_total", arm="bootstrap")
+                    >= 0.9 * worker.metric("streamsift_scorer_label_requests_total", arm="active")
+                    + 0.9 * worker.metric("streamsift_scorer_label_requests_total", arm="control")
+                    + 0.9 * worker.metric("streamsift_scorer_label_requests_total", arm="bootstrap")
+                ),
+                timeout=60,
+                what="label-sim answers joined",
+                every=1.0,
+            )
+            time.sleep(3)  # a last snapshot
+        finally:
+            for proc in (prod, sim):
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+
+        requests = [
+            json.loads(r.value) for r in read_topic(kafka_bootstrap, topic(env, "label-requests"))
+        ]
+        assert requests
+        # Capacity, in steady state: the requests' own timestamps after a warm-up of
+        # WARM_UP seconds (the rate estimate starts from nothing; the token bucket
+        # allows a burst of a minute's capacity).
+        times = sorted(datetime.fromisoformat(r["requested_at"]).timestamp() for r in requests)
+        steady = [t for t in times if t >= times[0] + WARM_UP]
+        span = max(steady[-1] - steady[0], 1.0)
+        allowed = CAPACITY_PER_HOUR / 3600.0 * span
+        assert len(steady) <= 1.1 * allowed, (len(steady), allowed)
+        # Drift: the drifted region's share of requests at least doubles after the drift.
+        assert any(r["arm"] == "active" for r in requests), "the model never warmed up"
+        # Drift: drift events name the drifted region, and once it is detected that
+        # region's share of the requests is at least twice what it was before the drift.
+        drift = [
+            json.loads(r.value) for r in read_topic(kafka_bootstrap, topic(env, "drift-events"))
+        ]
+        drifted = collections.Counter(d["region"] for d in drift if d["drifted"])
+        assert drifted and drifted.most_common(1)[0][0] == DRIFTED, drifted
+        detected = min(
+            datetime.fromisoformat(d["detected_at"]).timestamp()
+            for d in drift
+            if d["drifted"] and d["region"] == DRIFTED
+        )
+        before = [r for r in requests if _index(r["event_id"]) < DRIFT_AT]
+        after = [
+            r
+            for r in requests
+            if _index(r["event_id"]) >= DRIFT_AT
+            and datetime.fromisoformat(r["requested_at"]).timestamp() > detected
+        ]
+        share_before = sum(r["region"] == DRIFTED for r in before) / max(1, len(before))
+        share_after = sum(r["region"] == DRIFTED for r in after) / max(1, len(after))
+        assert len(after) >= 50 and share_after >= 2 * share_before, (share_before, share_after)
+        # Labels came back, were joined and learned; the model moved on.
+        assert read_topic(kafka_bootstrap, topic(env, "labels"))
+        assert worker.metric("streamsift_learner_labels_learned_total") > MIN_LABELS
+        assert worker.metric("streamsift_model_version") >= 2
+        # The model learned: the last snapshot beats the one taken when bootstrap ended
+        # (the first with MIN_LABELS labels), on fresh events of the drifted stream.
+        key = env["STREAMSIFT_SNAPSHOT_HMAC_KEY"].encode()
+        snaps = [
+            load_snapshot(r.value, key=key, model_name="streamsift")
+            for r in read_topic(kafka_bootstrap, topic(env, "model-snapshots"))
+        ]
+        warm = next(m for h, m in snaps if h.labels_seen >= MIN_LABELS)
+        last = snaps[-1][1]
+        fresh = SyntheticStream(seed=1, drift_at=DRIFT_AT, drift_regions=(DRIFTED,))
+        held_out = [fresh.event_at(i) for i in range(N, N + 4_000)]
+        n_held = len(held_out)
+        warm_accuracy = sum(warm.predict_one(e.features) == e.label for e in held_out) / n_held
+        final = sum(last.predict_one(e.features) == e.label for e in held_out) / n_held
+        print(
+            f"requests={len(requests)} steady={len(steady)} allowed={allowed:.0f}"
+            f" share_before={share_before:.3f} share_after={share_after:.3f}"
+            f" drifted={dict(drifted)} accuracy={warm_accuracy:.3f} -> {final:.3f}"
+        )
+        assert final > warm_accuracy, (warm_accuracy, final)
+        assert worker.stop() == 0
