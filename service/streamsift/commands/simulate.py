@@ -13,6 +13,7 @@ from rich.table import Table
 from streamsift.core.models import BASE_MODELS, DEFAULT_BASE_MODEL
 from streamsift.core.sampler import DEFAULT_STRATEGY
 from streamsift.core.uncertainty import STRATEGIES
+from streamsift.sim.efficiency import REFERENCE_STREAMS, markdown_table, run_table, summarise
 from streamsift.sim.simulate import SimConfig, simulate
 from streamsift.sim.streams import DEFAULT_EVENTS, load_stream
 
@@ -26,12 +27,29 @@ def _fraction(value: str) -> float:
     return f
 
 
+def _seeds(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {value}") from exc
+
+
 def _run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
-    stream = load_stream(
-        args.stream, n=args.events, seed=args.seed, target=args.target, region=args.region
-    )
-    config = SimConfig(
+    streams = args.stream or []
+    if args.reference:
+        streams = [*streams, *(s for s in REFERENCE_STREAMS if s not in streams)]
+    if not streams:
+        raise SystemExit("simulate: give --stream SPEC (repeatable) or --reference")
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    if len(streams) == 1 and len(seeds) == 1:
+        args.stream = streams[0]
+        args.seed = seeds[0]
+        return _run_single(args)
+    return _run_table(args, streams, seeds)
+
+
+def _config(args: argparse.Namespace) -> SimConfig:
+    return SimConfig(
         budget=args.budget,
         strategy=args.strategy,
         base_model=args.base_model,
@@ -42,6 +60,66 @@ def _run(args: argparse.Namespace) -> int:
         random_seeds=args.random_seeds,
         committee_size=args.committee_size,
     )
+
+
+def _run_table(args: argparse.Namespace, streams: list[str], seeds: list[int]) -> int:
+    console = Console(stderr=True)
+    config = _config(args)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} simulations"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=args.quiet,
+    ) as progress:
+        task = progress.add_task(
+            f"{config.strategy} at {config.budget:.0%}", total=len(streams) * len(seeds)
+        )
+
+        def done(row: dict[str, object]) -> None:
+            progress.advance(task)
+            console.log(
+                f"{row['stream']} seed {row['seed']}: savings {row['savings_vs_random']:.2f}x "
+                f"(accuracy {row['accuracy']:.4f}, random {row['random_accuracy']:.4f}, "
+                f"labelled {row['labelled_fraction']:.2%})"
+            )
+
+        rows = run_table(streams, seeds, config, events=args.events, jobs=args.jobs, done=done)
+    summary = summarise(rows)
+    table_md = markdown_table(summary, config.budget)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        payload = {"runs": rows, "summary": summary}
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if args.table:
+        Path(args.table).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.table).write_text(table_md, encoding="utf-8")
+    table = Table(title=f"{config.strategy} at {config.budget:.0%}, seeds {seeds}")
+    for col in ("stream", "accuracy", "random", "full", "labelled", "savings", "per seed"):
+        table.add_column(col, justify="left" if col == "stream" else "right")
+    for name, st in summary["streams"].items():
+        table.add_row(
+            name,
+            f"{st['accuracy']:.4f}",
+            f"{st['random_accuracy']:.4f}",
+            f"{st['full_accuracy']:.4f}",
+            f"{st['labelled_fraction']:.2%}",
+            f"{st['savings_geomean']:.2f}x",
+            ", ".join(f"{v:.2f}" for v in st["savings"]),
+        )
+    Console().print(table)
+    Console().print(f"geomean {summary['geomean']:.2f}x, worst {summary['worst']:.2f}x")
+    return 0
+
+
+def _run_single(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    stream = load_stream(
+        args.stream, n=args.events, seed=args.seed, target=args.target, region=args.region
+    )
+    config = _config(args)
     n = len(stream.events)
     runs = (len(config.random_budgets) + 1) * config.random_seeds + 2
     with Progress(
@@ -100,7 +178,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         description="Replay river:NAME, synth:NAME or csv:PATH through the same Sampler the "
         "service runs, and compare with random sampling at equal budget.",
     )
-    p.add_argument("--stream", required=True, help="river:NAME | synth:NAME | csv:PATH")
+    p.add_argument(
+        "--stream",
+        action="append",
+        help="river:NAME | synth:NAME | csv:PATH (repeat it for a table over streams)",
+    )
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="add the six reference streams of the label-efficiency benchmark",
+    )
     p.add_argument("--target", help="label column (csv streams)")
     p.add_argument("--region", help="region column (csv streams)")
     p.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events (synthetic: exact)")
@@ -116,6 +203,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     )
     p.add_argument("--committee-size", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds", type=_seeds, help="comma-separated seeds (a table over streams x seeds)"
+    )
+    p.add_argument("--jobs", type=int, default=1, help="processes for a table (default 1)")
+    p.add_argument("--table", help="write the markdown table here (several runs)")
     p.add_argument("--label-delay", type=int, default=0, help="events until a label arrives")
     p.add_argument("--annotator-noise", type=float, default=0.0, help="share of wrong labels")
     p.add_argument("--random-seeds", type=int, default=3, help="seeds per random budget")

@@ -89,11 +89,28 @@ class Sampler:
         Floor of the active arm's selection probability relative to its mean.
     max_pending
         Pending requests at which only the control arm continues.
-    min_labels
-        Cold start: uniform sampling until the online model has this many labels
-        and its prequential accuracy has stabilised.
+    min_labels, stability_window, stability_tolerance
+        Cold start: uniform sampling until the online model has ``min_labels``
+        labels and the prequential accuracy of its last two windows of
+        ``stability_window`` labels differ by at most ``stability_tolerance``
+        (see :class:`~streamsift.core.online.OnlineModel`). Defaults 50, 25 and 0.1:
+        at a 5 % budget, 200 labels would mean 4,000 events of uniform sampling,
+        longer than many streams (docs/benchmarks.md).
     weight_clip
-        Largest importance weight a label may carry.
+        Largest importance weight a label may carry (``p_mean / p``, see
+        :meth:`weight`). Default 1.0, i.e. unweighted: with the Hoeffding tree,
+        weights up to 10 cut the geometric-mean savings from 2.0x to 0.9x
+        (heavy weights make the tree split on a handful of rare picks).
+    ramp, quantile_window, feedback_labels
+        Selector: width of the probability ramp below the top ranks (default 3.0),
+        memory of the running score distribution in events (default 300: the
+        online model's scores move as it learns) and the error-feedback horizon in
+        labels (default 200); see :class:`~streamsift.core.selection.Selector`.
+    catch_up_labels
+        Budget guard: when the recorded selections fall this many labels behind
+        the target (a score distribution that collapsed to a point or trends, which
+        starves rank-based selection), sample uniformly until the gap is closed.
+        Default 25.
     drift_window, drift_window_seconds, drift_correction, ks_alpha, psi_warn, psi_alarm
         Drift windows and thresholds (see :class:`~streamsift.core.drift.DriftMonitor`).
     drift_boost, boost_decay_windows
@@ -118,7 +135,7 @@ class Sampler:
     ...         sampler.learn(LabelledItem(f"e{i}", x, x["a"] > x["b"], p=d.p, arm=d.arm))
     ...         picked += 1
     >>> picked, sampler.state.warm, sampler.state.labels_seen
-    (55, False, 55)
+    (54, False, 54)
     """
 
     def __init__(
@@ -134,8 +151,14 @@ class Sampler:
         control_share: float = 0.05,
         p_floor: float = 0.01,
         max_pending: int = 10_000,
-        min_labels: int = 200,
-        weight_clip: float | None = 10.0,
+        min_labels: int = 50,
+        stability_window: int = 25,
+        stability_tolerance: float = 0.1,
+        weight_clip: float | None = 1.0,
+        ramp: float = 3.0,
+        quantile_window: int = 300,
+        feedback_labels: float = 200.0,
+        catch_up_labels: float = 25.0,
         drift_window: int = 2_000,
         drift_window_seconds: float = 600.0,
         drift_correction: Literal["bonferroni", "bh"] = "bh",
@@ -159,7 +182,15 @@ class Sampler:
         self.p_floor = p_floor
         self.max_pending = max_pending
         self.min_labels = min_labels
+        self.stability_window = stability_window
+        self.stability_tolerance = stability_tolerance
         self.weight_clip = weight_clip
+        self.ramp = ramp
+        self.quantile_window = quantile_window
+        self.feedback_labels = feedback_labels
+        if isinstance(catch_up_labels, bool) or not catch_up_labels > 0:
+            raise ConfigurationError(f"catch_up_labels must be > 0, got {catch_up_labels!r}")
+        self.catch_up_labels = float(catch_up_labels)
         self.drift_window = drift_window
         self.drift_window_seconds = drift_window_seconds
         self.drift_correction = drift_correction
@@ -193,6 +224,8 @@ class Sampler:
             committee_size=self.committee_size,
             seed=self.seed,
             min_labels=self.min_labels,
+            stability_window=self.stability_window,
+            stability_tolerance=self.stability_tolerance,
             weight_clip=None,
         )
         self._assigner = RegionAssigner(max_regions=self.max_regions, seed=self.seed)
@@ -210,6 +243,9 @@ class Sampler:
         common: dict[str, Any] = {
             "control_share": self.control_share,
             "p_floor": self.p_floor,
+            "ramp": self.ramp,
+            "quantile_window": self.quantile_window,
+            "feedback_labels": self.feedback_labels,
             "max_pending": self.max_pending,
             "seed": self.seed,
         }
@@ -224,6 +260,9 @@ class Sampler:
         self._events = 0
         self._p_mean = 0.0
         self._p_n = 0
+        self._gap = 0.0
+        self._catching_up = False
+        self._catch_ups = 0
 
     # ------------------------------------------------------------------ decide
     def decide(
@@ -260,10 +299,26 @@ class Sampler:
         drift = self._monitor.update(region, x, drift_score, predicted, event.timestamp)
         boost = self._monitor.boost(region)
         cold = not self._model.is_warm
+        # Budget guard: a score distribution that collapses or trends (a tree whose
+        # leaves all predict alike, a model that just split) starves rank-based
+        # selection; when the recorded selections fall ``catch_up_labels`` behind the
+        # target, sample uniformly until the gap is closed.
+        gap = self._gap + self._selector.nominal_fraction
+        limit = self.catch_up_labels
+        self._gap = gap = 2.0 * limit if gap > 2.0 * limit else gap
+        if self._catching_up:
+            if gap <= 0.0:
+                self._catching_up = False
+        elif gap > limit and not cold:
+            self._catching_up = True
+            self._catch_ups += 1
+        cold = cold or self._catching_up
         factor = boost
         if self._diversity is not None and not cold:
             factor *= self._diversity.factor(self._vector(event))
         sel = self._selector.decide(score, factor, t, cold=cold)
+        if sel.reason == "throttled" or sel.reason == "backpressure":
+            self._count_selection()  # a blocked draw: not a deficit of the rule
         return Decision(
             event_id=event.event_id,
             selected=sel.selected,
@@ -295,7 +350,13 @@ class Sampler:
             now,
         )
         self._p_n += 1
+        self._count_selection()
         self._p_mean += (decision.p - self._p_mean) / min(self._p_n, 1000)
+
+    def _count_selection(self) -> None:
+        gap = self._gap - 1.0
+        low = -self.catch_up_labels
+        self._gap = low if gap < low else gap
 
     def confirm_event(self, decision: Decision, event: CoreEvent, now: float) -> None:
         """:meth:`confirm`, also remembering the event for the diversity penalty."""

@@ -86,7 +86,7 @@ def run(
     label_delay: int = 0,
     annotator_noise: float = 0.0,
     seed: int = 0,
-    production: Callable[[dict], Proba] | None = None,
+    production: Callable[[dict], Proba] | Sequence[Proba] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Replay ``events`` through ``policy`` prequentially.
@@ -106,7 +106,9 @@ def run(
     seed
         Seed of the annotator-noise draws.
     production
-        A frozen production model's ``predict_proba_one``, if any.
+        A frozen production model's ``predict_proba_one``, or its probabilities for
+        every event computed once beforehand (the model is frozen, so every policy
+        sees the same ones and the cost is paid once per stream, not per run).
     progress
         Called every 1,000 events with the number done.
     """
@@ -115,11 +117,20 @@ def run(
     queue: deque[tuple[int, int, Label, float]] = deque()
     hits: list[int] = []
     labels_used = 0
+    prod_of: Callable[[int, dict], Proba | None]
+    if production is None:
+        prod_of = lambda i, x: None  # noqa: E731
+    elif callable(production):
+        fn = production
+        prod_of = lambda i, x: fn(x)  # noqa: E731
+    else:
+        seq = production
+        prod_of = lambda i, x: seq[i]  # noqa: E731
     for i, ev in enumerate(events):
         proba = policy.predict_proba(ev.x)
         pred = _argmax(proba) if proba else None
         hits.append(1 if pred is not None and pred == ev.y else 0)
-        prod = production(ev.x) if production is not None else None
+        prod = prod_of(i, ev.x)
         p = policy.decide(i, ev, proba, prod)
         if p > 0.0:
             labels_used += 1

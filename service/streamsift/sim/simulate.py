@@ -10,24 +10,36 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from streamsift.core.models import DEFAULT_BASE_MODEL, make_model
 from streamsift.core.sampler import DEFAULT_STRATEGY, Sampler
-from streamsift.core.types import Proba
+from streamsift.core.types import Label, Proba
 from streamsift.sim.engine import RunResult, majority_accuracy, rolling, run
 from streamsift.sim.policies import FullPolicy, RandomPolicy, SamplerPolicy
 from streamsift.sim.savings import RANDOM_BUDGETS, savings_vs_random
 from streamsift.sim.streams import LabelledEvent, Stream
 
-__all__ = ["SimConfig", "SimReport", "recovery_events", "simulate"]
+__all__ = [
+    "RandomBaseline",
+    "SimConfig",
+    "SimReport",
+    "prepare",
+    "random_baseline",
+    "recovery_events",
+    "simulate",
+]
 
 
 @dataclass(frozen=True)
 class SimConfig:
-    """Parameters of one simulation (the CLI flags of ``streamsift simulate``)."""
+    """Parameters of one simulation (the CLI flags of ``streamsift simulate``).
+
+    ``sampler`` holds extra :class:`~streamsift.core.sampler.Sampler` keyword
+    arguments (empty: the Sampler's own defaults, which is what is benchmarked).
+    """
 
     budget: float = 0.05
     strategy: str = DEFAULT_STRATEGY
@@ -42,6 +54,103 @@ class SimConfig:
     min_labels: int | None = None
     committee_size: int = 0
     drift_window: int = 2_000
+    sampler: tuple[tuple[str, Any], ...] = ()
+
+    def sampler_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the strategy's Sampler (fraction mode at the budget)."""
+        kw: dict[str, Any] = {
+            "strategy": self.strategy,
+            "base_model": self.base_model,
+            "fraction": self.budget,
+            "committee_size": self.committee_size,
+            "drift_window": self.drift_window,
+            "seed": self.seed,
+        }
+        if self.min_labels is not None:
+            kw["min_labels"] = self.min_labels
+        kw.update(dict(self.sampler))
+        return kw
+
+
+@dataclass
+class Prepared:
+    """A stream split into the production prefix and the evaluated events."""
+
+    events: list[LabelledEvent]
+    production: list[Proba] | None
+    classes: list[Label]
+    drift_at: int | None
+    prefix: int
+
+
+def prepare(stream: Stream, config: SimConfig) -> Prepared:
+    """Train the frozen production model on the prefix and score every evaluated event once.
+
+    The production model's probabilities depend on the event only, so they are
+    computed once per stream and shared by every policy (in the service they arrive
+    with the event and cost the Sampler nothing).
+    """
+    n_prefix = int(len(stream.events) * config.production_prefix) if config.production_model else 0
+    predict = _production(stream.events[:n_prefix], config)
+    events = stream.events[n_prefix:]
+    production = [predict(ev.x) for ev in events] if predict is not None else None
+    drift_at = stream.drift_at - n_prefix if stream.drift_at is not None else None
+    return Prepared(events, production, sorted(stream.classes, key=repr), drift_at, n_prefix)
+
+
+@dataclass
+class RandomBaseline:
+    """Random sampling at several budgets (several seeds each), every label, majority."""
+
+    curve: dict[float, float]
+    spread: dict[float, tuple[float, float]]
+    runs: dict[float, list[RunResult]]
+    full: RunResult
+    majority_accuracy: float
+
+    def accuracy_at(self, budget: float) -> float:
+        """Mean accuracy of random sampling at ``budget`` (which must have been run)."""
+        return statistics.fmean(r.accuracy for r in self.runs[budget])
+
+
+def random_baseline(
+    prepared: Prepared,
+    config: SimConfig,
+    budgets: Sequence[float] = (),
+    progress: Callable[[str, int], None] | None = None,
+) -> RandomBaseline:
+    """Run random sampling at ``config.random_budgets`` plus ``budgets`` and every label.
+
+    Seeds are ``config.seed * 1000 + s`` for ``s < config.random_seeds``, so a
+    baseline is reproducible and independent of the strategy's own seed draws.
+    """
+    kw = _run_kwargs(prepared, config)
+    runs: dict[float, list[RunResult]] = {}
+    for b in sorted(set(config.random_budgets) | set(budgets)):
+        runs[b] = []
+        for s in range(config.random_seeds):
+            seed = config.seed * 1000 + s
+            runs[b].append(
+                run(
+                    RandomPolicy(b, base_model=config.base_model, seed=seed),
+                    prepared.events,
+                    seed=seed,
+                    progress=_tick(progress, f"random@{b:g}#{s}"),
+                    **kw,
+                )
+            )
+    curve = {b: statistics.fmean(r.accuracy for r in runs[b]) for b in config.random_budgets}
+    spread = {
+        b: (min(r.accuracy for r in runs[b]), max(r.accuracy for r in runs[b]))
+        for b in config.random_budgets
+    }
+    full = run(
+        FullPolicy(base_model=config.base_model, seed=config.seed),
+        prepared.events,
+        progress=_tick(progress, "full"),
+        **kw,
+    )
+    return RandomBaseline(curve, spread, runs, full, majority_accuracy(prepared.events))
 
 
 @dataclass
@@ -51,31 +160,53 @@ class SimReport:
     stream: str
     config: SimConfig
     strategy_run: RunResult
-    random_curve: dict[float, float]
-    random_spread: dict[float, tuple[float, float]]
-    random_same_budget: RunResult
-    full_accuracy: float
-    majority_accuracy: float
+    baseline: RandomBaseline
     production_prefix: int
     drift_at: int | None
     seconds: float
     curves: dict[str, list[float]] = field(default_factory=dict)
 
     @property
+    def random_curve(self) -> dict[float, float]:
+        """Budget to mean accuracy of random sampling."""
+        return self.baseline.curve
+
+    @property
+    def random_spread(self) -> dict[float, tuple[float, float]]:
+        """Budget to (min, max) accuracy of random sampling over its seeds."""
+        return self.baseline.spread
+
+    @property
+    def full_accuracy(self) -> float:
+        """Accuracy of the same base model trained on every label."""
+        return self.baseline.full.accuracy
+
+    @property
+    def majority_accuracy(self) -> float:
+        """Accuracy of predicting the most frequent class seen so far."""
+        return self.baseline.majority_accuracy
+
+    @property
     def savings(self) -> float:
+        """``savings_vs_random`` (see :mod:`streamsift.sim.savings`)."""
         r = self.strategy_run
         return savings_vs_random(r.accuracy, r.labelled_fraction, self.random_curve)
 
     def to_json(self) -> dict[str, Any]:
+        """The documented JSON of ``streamsift simulate``."""
         r = self.strategy_run
+        budget = self.config.budget
+        same = self.baseline.runs[budget]
         out: dict[str, Any] = {
             "stream": self.stream,
             "events": r.events,
-            "budget": self.config.budget,
+            "budget": budget,
             "labels_used": r.labels_used,
             "labelled_fraction": r.labelled_fraction,
             "accuracy": r.accuracy,
-            "random_accuracy": self.random_curve_at(self.config.budget),
+            "random_accuracy": self.baseline.accuracy_at(budget),
+            "random_accuracy_seeds": [x.accuracy for x in same],
+            "random_labelled_fraction": statistics.fmean(x.labelled_fraction for x in same),
             "savings_vs_random": self.savings,
             "drift_detections": r.drift_detections,
             "strategy": self.config.strategy,
@@ -84,35 +215,51 @@ class SimReport:
             "majority_accuracy": self.majority_accuracy,
             "random_curve": {f"{b:g}": a for b, a in sorted(self.random_curve.items())},
             "random_spread": {f"{b:g}": list(v) for b, v in sorted(self.random_spread.items())},
+            "labels_by_arm": dict(r.extra.get("labels_by_arm", {})),
             "production_model": self.config.production_model,
             "production_prefix": self.production_prefix,
             "label_delay": self.config.label_delay,
             "annotator_noise": self.config.annotator_noise,
             "seed": self.config.seed,
+            "random_seeds": [self.config.seed * 1000 + s for s in range(self.config.random_seeds)],
             "seconds": self.seconds,
             "events_per_second": r.events / self.seconds if self.seconds else None,
         }
         if self.drift_at is not None:
             out["drift_at"] = self.drift_at
             out["recovery_events"] = recovery_events(r.hits, self.drift_at)
-            out["random_recovery_events"] = recovery_events(
-                self.random_same_budget.hits, self.drift_at
-            )
+            rec = [recovery_events(x.hits, self.drift_at) for x in same]
+            out["random_recovery_events_seeds"] = rec
+            out["random_recovery_events"] = _median_recovery(rec, len(r.hits) - self.drift_at)
         return out
 
     def random_curve_at(self, budget: float) -> float:
-        if budget in self.random_curve:
-            return self.random_curve[budget]
-        return self.random_same_budget.accuracy
+        """Mean accuracy of random sampling at ``budget``."""
+        return self.baseline.accuracy_at(budget)
+
+
+def _median_recovery(values: Sequence[int | None], never: int) -> int | None:
+    """Median recovery time, counting "never" as ``never`` events (None if the median is)."""
+    ordered = sorted(never + 1 if v is None else v for v in values)
+    mid = ordered[len(ordered) // 2]
+    return None if mid > never else mid
 
 
 def recovery_events(
-    hits: list[int], drift_at: int, window: int = 500, tol: float = 0.02
+    hits: Sequence[int], drift_at: int, window: int = 500, tol: float = 0.02
 ) -> int | None:
     """Events after ``drift_at`` until rolling accuracy is back within ``tol`` of before.
 
     The pre-drift level is the accuracy of the ``window`` events before the drift;
-    ``None`` when it never recovers.
+    the rolling accuracy is the mean of the last ``window`` events, checked from
+    ``drift_at + window`` on (a full window after the drift). ``None`` when it never
+    recovers.
+
+    Examples
+    --------
+    >>> hits = [1] * 1000 + [0] * 300 + [1] * 1700
+    >>> recovery_events(hits, 1000, window=500, tol=0.02)
+    789
     """
     if drift_at < window or drift_at >= len(hits):
         return None
@@ -133,87 +280,66 @@ def _production(events: list[LabelledEvent], config: SimConfig) -> Callable[[dic
     return model.predict_proba_one
 
 
-def simulate(
-    stream: Stream, config: SimConfig, progress: Callable[[str, int], None] | None = None
-) -> SimReport:
-    """Run the strategy, random sampling (budgets x seeds), every label and majority."""
-    started = time.perf_counter()
-    n_prefix = int(len(stream.events) * config.production_prefix) if config.production_model else 0
-    production = _production(stream.events[:n_prefix], config)
-    events = stream.events[n_prefix:]
-    classes = sorted(stream.classes, key=repr)
-    drift_at = stream.drift_at - n_prefix if stream.drift_at is not None else None
-    kw: dict[str, Any] = {
-        "classes": classes,
+def _run_kwargs(prepared: Prepared, config: SimConfig) -> dict[str, Any]:
+    return {
+        "classes": prepared.classes,
         "label_delay": config.label_delay,
         "annotator_noise": config.annotator_noise,
-        "production": production,
+        "production": prepared.production,
     }
 
-    def tick(name: str) -> Callable[[int], None] | None:
-        return (lambda n: progress(name, n)) if progress else None
 
-    sampler = Sampler(
-        strategy=config.strategy,
-        base_model=config.base_model,
-        fraction=config.budget,
-        committee_size=config.committee_size,
-        min_labels=config.min_labels if config.min_labels is not None else 200,
-        drift_window=config.drift_window,
-        seed=config.seed,
-    )
+def _tick(progress: Callable[[str, int], None] | None, name: str) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    return lambda n: progress(name, n)
+
+
+def run_strategy(
+    prepared: Prepared, config: SimConfig, progress: Callable[[str, int], None] | None = None
+) -> tuple[RunResult, float]:
+    """One pass of the configured Sampler over the evaluated events; (run, seconds)."""
+    sampler = Sampler(**config.sampler_kwargs())
     t0 = time.perf_counter()
-    strategy_run = run(
-        SamplerPolicy(sampler), events, seed=config.seed, progress=tick("strategy"), **kw
+    result = run(
+        SamplerPolicy(sampler),
+        prepared.events,
+        seed=config.seed,
+        progress=_tick(progress, "strategy"),
+        **_run_kwargs(prepared, config),
     )
-    strategy_seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    result.extra["labels_by_arm"] = sampler.state.selected_by_arm
+    return result, seconds
 
-    curve: dict[float, float] = {}
-    spread: dict[float, tuple[float, float]] = {}
-    same_budget: RunResult | None = None
-    budgets = sorted(set(config.random_budgets) | {config.budget})
-    for b in budgets:
-        accs = []
-        for s in range(config.random_seeds):
-            r = run(
-                RandomPolicy(b, base_model=config.base_model, seed=config.seed * 1000 + s),
-                events,
-                seed=config.seed * 1000 + s,
-                progress=tick(f"random@{b:g}#{s}"),
-                **kw,
-            )
-            accs.append(r.accuracy)
-            if b == config.budget and s == 0:
-                same_budget = r
-        if b in config.random_budgets:
-            curve[b] = statistics.fmean(accs)
-            spread[b] = (min(accs), max(accs))
-        if b == config.budget:
-            curve.setdefault(b, statistics.fmean(accs))
-    assert same_budget is not None
-    full = run(
-        FullPolicy(base_model=config.base_model, seed=config.seed),
-        events,
-        progress=tick("full"),
-        **kw,
-    )
-    report = SimReport(
+
+def simulate(
+    stream: Stream,
+    config: SimConfig,
+    progress: Callable[[str, int], None] | None = None,
+    *,
+    baseline: RandomBaseline | None = None,
+) -> SimReport:
+    """Run the strategy, random sampling (budgets x seeds), every label and majority.
+
+    ``baseline`` reuses a :func:`random_baseline` of the same stream, seed and base
+    model (it must include ``config.budget``).
+    """
+    prepared = prepare(stream, config)
+    strategy_run, seconds = run_strategy(prepared, config, progress)
+    if baseline is None or config.budget not in baseline.runs:
+        baseline = random_baseline(prepared, config, (config.budget,), progress)
+    return SimReport(
         stream=stream.name,
         config=config,
         strategy_run=strategy_run,
-        random_curve={b: a for b, a in curve.items() if b in config.random_budgets},
-        random_spread=spread,
-        random_same_budget=same_budget,
-        full_accuracy=full.accuracy,
-        majority_accuracy=majority_accuracy(events),
-        production_prefix=n_prefix,
-        drift_at=drift_at,
-        seconds=strategy_seconds,
+        baseline=baseline,
+        production_prefix=prepared.prefix,
+        drift_at=prepared.drift_at,
+        seconds=seconds,
         curves={
             "strategy": rolling(strategy_run.hits),
-            "random": rolling(same_budget.hits),
-            "full": rolling(full.hits),
+            "random": rolling(baseline.runs[config.budget][0].hits),
+            "full": rolling(baseline.full.hits),
         },
     )
-    report.extra_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
-    return report
