@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from streamsift.config import Settings
-from streamsift.errors import TopicLayoutError
+from streamsift.errors import StreamsiftError, TopicLayoutError
 
 __all__ = ["TopicSpec", "changelog_topic", "ensure_topics", "plan_topics"]
 
@@ -148,15 +148,21 @@ def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[Top
         See :func:`plan_topics`.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     from streamsift.stream.kafka_config import kafka_python_kwargs
 
-    admin = KafkaAdminClient(
-        client_id=f"{settings.app_id}-admin",
-        request_timeout_ms=int(timeout_seconds * 1000),
-        **kafka_python_kwargs(settings),
-    )
+    try:
+        admin = KafkaAdminClient(
+            client_id=f"{settings.app_id}-admin",
+            request_timeout_ms=int(timeout_seconds * 1000),
+            **kafka_python_kwargs(settings),
+        )
+    except KafkaError as exc:
+        raise StreamsiftError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc!r}"
+            " (STREAMSIFT_KAFKA_BOOTSTRAP_SERVERS)"
+        ) from None
     try:
         names = [t.name for t in plan_topics(settings, {})]
         specs = plan_topics(settings, _partition_counts(admin, names))
