@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from streamsift.sim.simulate import SimReport
 
-__all__ = ["plot_curves", "plot_report"]
+__all__ = ["plot_budgets", "plot_curves", "plot_report"]
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -31,9 +31,11 @@ def plot_curves(
 ) -> Path:
     """Rolling prequential accuracy of several runs over the same stream."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for name, ys in curves.items():
-        ax.plot(range(len(ys)), ys, label=name, linewidth=1.4)
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    colours = plt.get_cmap("tab20")
+    for k, (name, ys) in enumerate(curves.items()):
+        style = "--" if name in ("random", "every label") else "-"
+        ax.plot(range(len(ys)), ys, style, label=name, linewidth=1.2, color=colours(k % 20))
     if drift_at is not None:
         ax.axvline(drift_at, color="black", linestyle="--", linewidth=1, label="drift")
     for m in drift_marks:
@@ -42,7 +44,39 @@ def plot_curves(
     ax.set_ylabel("rolling accuracy (500 events)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_budgets(
+    random_curve: Mapping[float, float],
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    path: Path,
+    *,
+    title: str,
+    full: float | None = None,
+) -> Path:
+    """Accuracy against the share of events labelled: random's curve and each policy."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    budgets = sorted(random_curve)
+    ax.plot(budgets, [random_curve[b] for b in budgets], "ko-", label="random", linewidth=1.6)
+    colours = plt.get_cmap("tab20")
+    for k, (name, pts) in enumerate(series.items()):
+        xs, ys = zip(*sorted(pts), strict=True)
+        ax.plot(xs, ys, ".-", label=name, color=colours(k % 20), linewidth=1.0)
+    if full is not None:
+        ax.axhline(full, color="grey", linestyle=":", label="every label")
+    ax.set_xscale("log")
+    ax.set_xlabel("share of events labelled")
+    ax.set_ylabel("prequential accuracy")
+    ax.set_title(f"{title}: accuracy against labels")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
