@@ -270,6 +270,13 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.assigned_partitions = Gauge(
+            "worker_assigned_partitions",
+            "Input partitions assigned to this worker, by input topic.",
+            ["topic"],
+            namespace=ns,
+            registry=r,
+        )
         self.live_workers = Gauge(
             "worker_live_workers",
             "Workers that published an event rate recently.",

@@ -310,9 +310,11 @@ class StreamService:
             return
         committed = getattr(consumer, "_committed_offset", {})
         lag: dict[str, int] = {}
+        owned: dict[str, int] = {}
         for tp in assignment:
             if tp.topic not in (s.topic_inference_events, s.topic_labels, s.topic_pending):
                 continue
+            owned[tp.topic] = owned.get(tp.topic, 0) + 1
             high = consumer.highwater(tp)
             done = committed.get(tp)
             if high is None:
@@ -325,6 +327,8 @@ class StreamService:
         }
         for topic, value in lag.items():
             m.consumer_lag.labels(topic=kinds[topic]).set(value)
+        for topic, kind in kinds.items():
+            m.assigned_partitions.labels(topic=kind).set(owned.get(topic, 0))
 
 
 def _control_gauges(m: Metrics, state: Any) -> None:
