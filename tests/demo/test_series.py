@@ -73,3 +73,9 @@ def test_gauge_skips_scrapes_without_the_sample() -> None:
     assert ks[0] == (10.0, 0.05)
     assert ks[-1] == (60.0, 0.45)
     assert len(ks) == 51
+
+
+def test_min_window_gives_rates_from_the_start() -> None:
+    rec = _counter([(0, 0), (1, 300), (2, 400), (6, 800)])
+    assert rec.rate(C, window=5.0) == [(6, 100.0)]
+    assert rec.rate(C, window=5.0, min_window=1.0) == [(1, 300.0), (2, 200.0), (6, 100.0)]

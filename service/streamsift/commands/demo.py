@@ -120,7 +120,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus")
     p.add_argument("--no-live", action="store_true", help="print lines instead of a live view")
     p.add_argument(
-        "--sim-events", type=int, default=20_000, help="offline savings run size (0: skip)"
+        "--sim-events",
+        type=int,
+        help="events of the offline savings run (0: skip; default 20,000 per 3 minutes)",
     )
     p.add_argument("--sim-seeds", type=int, default=3, help="seeds of the offline run (3)")
     p.add_argument(

@@ -14,8 +14,8 @@ Examples
 (30.0, 12.0, 600.0)
 >>> cfg.capacity_per_hour, round(cfg.capacity_per_s, 3), round(cfg.target_fraction, 4)
 (36000.0, 10.0, 0.04)
->>> cfg.noise_by_annotator
-(0.0, 0.0, 0.0, 0.0, 0.25)
+>>> cfg.noise_by_annotator, cfg.offline_events, DemoConfig(minutes=3).offline_events
+((0.0, 0.0, 0.0, 0.0, 0.25), 4000, 20000)
 >>> sorted(cfg.worker_env("demo-x")).count("STREAMSIFT_CAPACITY_PER_HOUR")
 1
 """
@@ -83,7 +83,8 @@ class DemoConfig:
     live
         Show the live terminal view (otherwise a line every few seconds).
     sim_events, sim_seeds
-        Size of the offline savings simulation (0 events: skip it).
+        Size of the offline savings simulation (0 events: skip it; None: scaled with
+        ``minutes``, see :attr:`offline_events`).
     keep_topics
         Keep the run's topics on an existing cluster (a local broker is discarded).
     """
@@ -107,7 +108,7 @@ class DemoConfig:
     bootstrap: str | None = None
     prometheus: bool = True
     live: bool = True
-    sim_events: int = 20_000
+    sim_events: int | None = None
     sim_seeds: int = 3
     keep_topics: bool = False
 
@@ -126,7 +127,7 @@ class DemoConfig:
             ("control_share", 0 <= self.control_share < 1),
             ("min_labels", self.min_labels >= 0),
             ("kafka_port", self.kafka_port is None or 0 < self.kafka_port < 65536),
-            ("sim_events", self.sim_events >= 0),
+            ("sim_events", self.sim_events is None or self.sim_events >= 0),
             ("sim_seeds", self.sim_seeds >= 1),
         )
         for name, ok in checks:
@@ -168,6 +169,14 @@ class DemoConfig:
     def target_fraction(self) -> float:
         """Share of events the capacity allows at the configured rate."""
         return min(1.0, self.capacity_per_s / self.rate)
+
+    @property
+    def offline_events(self) -> int:
+        """Events of the offline savings run: ``sim_events``, or 20,000 for a 3-minute
+        demo, scaled with its length (4,000 to 20,000) so it ends with the live part."""
+        if self.sim_events is not None:
+            return self.sim_events
+        return min(20_000, max(4_000, round(20 * self.minutes / 3) * 1_000))
 
     @property
     def noise_by_annotator(self) -> tuple[float, ...]:

@@ -66,9 +66,7 @@ class LiveStatus:
 
 
 def _last_rate(rec: Recording, name: str, window: float = 5.0) -> float:
-    rates = rec.rate(name, window=window)
-    if not rates and len(rec) > 1:
-        rates = rec.rate(name, window=rec.span)
+    rates = rec.rate(name, window=window, min_window=1.0)
     return rates[-1][1] if rates else 0.0
 
 

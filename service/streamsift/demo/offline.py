@@ -221,7 +221,7 @@ def offline_argv(cfg: DemoConfig, settings: Settings, json_path: Path) -> list[s
     mean annotator noise; the capacity's share of events as the budget.
     """
     args: dict[str, object] = {
-        "events": cfg.sim_events,
+        "events": cfg.offline_events,
         "seeds": cfg.sim_seeds,
         "seed": cfg.seed,
         "budget": round(cfg.target_fraction, 4),

@@ -36,7 +36,7 @@ def plot_selection(rec: Recording, cfg: DemoConfig, figs: Figures, path: Path) -
         2, 1, figsize=(9, 5.5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
     )
     arms = [a for a in ("active", "control", "bootstrap") if figs.requests.get(a)]
-    series = {a: rec.rate(REQUESTS, window=5.0, arm=a) for a in arms}
+    series = {a: rec.rate(REQUESTS, window=5.0, min_window=1.0, arm=a) for a in arms}
     if arms and series[arms[0]]:
         ts = [t for t, _ in series[arms[0]]]
         top.stackplot(

@@ -19,6 +19,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.request
 import uuid
@@ -194,7 +195,7 @@ class Demo:
 
     def start_offline(self) -> None:
         cfg = self.cfg
-        if cfg.sim_events <= 0:
+        if cfg.offline_events <= 0:
             self.info.offline_status = "was skipped (--sim-events 0)"
             return
         argv = offline_argv(cfg, self.settings(), self.logs / "offline.json")
@@ -258,14 +259,16 @@ class Demo:
             self.start_traffic()
             with self.timed("traffic"):
                 watch(self)
-        except StopRequestedError:
+        except (StopRequestedError, InterruptedError):
             self.info.interrupted = True
             self.say("[bold]interrupted[/]: stopping everything the demo started")
         except (DemoError, BrokerError) as err:
             self.info.errors.append(str(err).splitlines()[0])
             self.say(f"[red]error[/]: {err}")
-        except InterruptedError:
-            self.info.interrupted = True
+        except Exception as err:  # a bug: still stop everything and write what we have
+            (self.logs / "demo-error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            self.info.errors.append(f"unexpected {err!r} (logs/demo-error.log)")
+            self.say(f"[red]unexpected error[/]: {err!r}")
         finally:
             with self.timed("shutdown"):
                 self.shutdown()

@@ -74,20 +74,33 @@ class Recording:
         """Sum over the matching samples of ``name``, over time."""
         return [(s.t, s.total(name, **match)) for s in self.samples]
 
-    def _pairs(self, window: float) -> Iterator[tuple[Sample, Sample]]:
-        """(earlier, later) pairs: the latest scrape at least ``window`` s before each."""
+    def _pairs(
+        self, window: float, min_window: float | None = None
+    ) -> Iterator[tuple[Sample, Sample]]:
+        """(earlier, later) pairs: the latest scrape at least ``window`` s before each.
+
+        With ``min_window``, a scrape with no such predecessor is paired with the first
+        scrape when that one is at least ``min_window`` s earlier (a shorter window at
+        the start of the recording).
+        """
         j = 0
         for s in self.samples:
             while j + 1 < len(self.samples) and self.samples[j + 1].t <= s.t - window:
                 j += 1
-            if s.t - self.samples[j].t >= window:
+            gap = s.t - self.samples[j].t
+            if gap >= window or (min_window is not None and gap >= min_window and j == 0):
                 yield self.samples[j], s
 
-    def rate(self, name: str, window: float = 5.0, **match: str) -> list[Point]:
-        """Per-second increase of a counter (summed over matching samples)."""
+    def rate(
+        self, name: str, window: float = 5.0, min_window: float | None = None, **match: str
+    ) -> list[Point]:
+        """Per-second increase of a counter (summed over matching samples).
+
+        ``min_window`` (seconds) also gives rates at the start, over shorter windows.
+        """
         return [
             (b.t, max(0.0, b.total(name, **match) - a.total(name, **match)) / (b.t - a.t))
-            for a, b in self._pairs(window)
+            for a, b in self._pairs(window, min_window)
         ]
 
     def shares(
