@@ -108,7 +108,7 @@ class Sampler:
         labels (default 200); see :class:`~streamsift.core.selection.Selector`.
     catch_up_labels
         Budget guard: when the recorded selections fall this many labels behind
-        the target (a score distribution that collapsed to a point or trends, which
+        (or run this many ahead of) the target (a score distribution that collapsed to a point or trends, which
         starves rank-based selection), sample uniformly until the gap is closed.
         Default 25.
     drift_window, drift_window_seconds, drift_correction, ks_alpha, psi_warn, psi_alarm
@@ -208,9 +208,14 @@ class Sampler:
 
     def _reset(self) -> None:
         self._strategy = make_strategy(self.strategy)
-        needs = set(self._strategy.needs) | set(getattr(self._strategy, "fallback", ()))
-        self._needs_online = "online" in needs
-        self._needs_committee = "committee" in needs
+        primary = set(self._strategy.needs)
+        fallback = set(getattr(self._strategy, "fallback", ())) - primary
+        # Fallback sources stand in for the production model's probabilities: they
+        # are computed only for events that carry none.
+        self._needs_online = "online" in primary
+        self._needs_committee = "committee" in primary
+        self._fallback_online = "online" in fallback
+        self._fallback_committee = "committee" in fallback
         if (
             self._needs_committee
             and "committee" in self._strategy.needs
@@ -261,7 +266,7 @@ class Sampler:
         self._p_mean = 0.0
         self._p_n = 0
         self._gap = 0.0
-        self._catching_up = False
+        self._catching_up = 0  # 1: behind the target, -1: ahead of it
         self._catch_ups = 0
 
     # ------------------------------------------------------------------ decide
@@ -284,9 +289,14 @@ class Sampler:
         x = event.features
         region = self._assigner.assign(x, event.region)
         online = online_proba
-        if online is None and self._needs_online:
+        missing = not event.proba
+        if online is None and (self._needs_online or (missing and self._fallback_online)):
             online = self._model.predict_proba_one(x)
-        committee = self._model.committee_probas(x) if self._needs_committee else None
+        committee = (
+            self._model.committee_probas(x)
+            if self._needs_committee or (missing and self._fallback_committee)
+            else None
+        )
         score = self._strategy.score_one(ScoringInputs(event.proba, online, committee))
         if event.proba:
             # Drift on the production model's own uncertainty and predictions: the online
@@ -298,21 +308,25 @@ class Sampler:
             drift_score = score
         drift = self._monitor.update(region, x, drift_score, predicted, event.timestamp)
         boost = self._monitor.boost(region)
-        cold = not self._model.is_warm
+        # Cold start protects against scores of an untrained online model; a score
+        # from the event's own (production) probabilities is informative at once.
+        cold = not self._model.is_warm and (self._needs_online or self._needs_committee or missing)
         # Budget guard: a score distribution that collapses or trends (a tree whose
-        # leaves all predict alike, a model that just split) starves rank-based
-        # selection; when the recorded selections fall ``catch_up_labels`` behind the
-        # target, sample uniformly until the gap is closed.
+        # leaves all predict alike, a model that just split, a production model
+        # drifting towards or away from confidence) makes rank-based selection starve
+        # or flood; when the recorded selections drift ``catch_up_labels`` away from
+        # the target, sample uniformly until the gap has closed.
         gap = self._gap + self._selector.nominal_fraction
         limit = self.catch_up_labels
         self._gap = gap = 2.0 * limit if gap > 2.0 * limit else gap
-        if self._catching_up:
-            if gap <= 0.0:
-                self._catching_up = False
-        elif gap > limit and not cold:
-            self._catching_up = True
+        side = self._catching_up
+        if side:
+            if side * gap <= 0.0:
+                self._catching_up = 0
+        elif not cold and (gap > limit or gap < -limit):
+            self._catching_up = 1 if gap > 0.0 else -1
             self._catch_ups += 1
-        cold = cold or self._catching_up
+        cold = cold or bool(self._catching_up)
         factor = boost
         if self._diversity is not None and not cold:
             factor *= self._diversity.factor(self._vector(event))
@@ -355,7 +369,7 @@ class Sampler:
 
     def _count_selection(self) -> None:
         gap = self._gap - 1.0
-        low = -self.catch_up_labels
+        low = -2.0 * self.catch_up_labels
         self._gap = low if gap < low else gap
 
     def confirm_event(self, decision: Decision, event: CoreEvent, now: float) -> None:
