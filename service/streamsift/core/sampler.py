@@ -108,9 +108,9 @@ class Sampler:
         labels (default 200); see :class:`~streamsift.core.selection.Selector`.
     catch_up_labels
         Budget guard: when the recorded selections fall this many labels behind
-        (or run this many ahead of) the target (a score distribution that collapsed to a point or trends, which
-        starves rank-based selection), sample uniformly until the gap is closed.
-        Default 25.
+        the target, or run this many ahead of it (a score distribution that
+        collapsed to a point or trends starves or floods rank-based selection),
+        sample uniformly until the gap has closed. Default 25.
     drift_window, drift_window_seconds, drift_correction, ks_alpha, psi_warn, psi_alarm
         Drift windows and thresholds (see :class:`~streamsift.core.drift.DriftMonitor`).
     drift_boost, boost_decay_windows

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from streamsift.core.models import DEFAULT_BASE_MODEL, make_model
 from streamsift.core.sampler import DEFAULT_STRATEGY, Sampler
-from streamsift.core.types import CoreEvent, LabelledItem
+from streamsift.core.types import CoreEvent, LabelledItem, Proba
 from streamsift.sim.simulate import SimConfig, prepare, run_strategy
 from streamsift.sim.streams import LabelledEvent, load_stream
 
