@@ -263,6 +263,7 @@ class Sampler:
         self._diversity = DiversityReservoir(strength=self.diversity) if self.diversity else None
         self._control = ControlArmEstimator()
         self._events = 0
+        self._selector_now = 0.0
         self._p_mean = 0.0
         self._p_n = 0
         self._gap = 0.0
@@ -330,6 +331,7 @@ class Sampler:
         factor = boost
         if self._diversity is not None and not cold:
             factor *= self._diversity.factor(self._vector(event))
+        self._selector_now = t
         sel = self._selector.decide(score, factor, t, cold=cold)
         if sel.reason == "throttled" or sel.reason == "backpressure":
             self._count_selection()  # a blocked draw: not a deficit of the rule
@@ -356,6 +358,19 @@ class Sampler:
             for _, v in sorted(event.features.items())
             if isinstance(v, int | float) and not isinstance(v, bool)
         ]
+
+    def set_capacity_share(self, share: float, now: float | None = None) -> None:
+        """Take ``share`` (in (0, 1]) of the team's capacity, budget and pending limit.
+
+        Several workers scoring one stream each set the share of their event rate in
+        the total, so that their label requests add up to the configured capacity.
+        """
+        self._selector.set_capacity_share(share, self._selector_now if now is None else now)
+
+    @property
+    def capacity_share(self) -> float:
+        """This sampler's share of the capacity (1.0 when it scores alone)."""
+        return self._selector.capacity_share
 
     def confirm(self, decision: Decision, now: float) -> None:
         """Record a selection whose label request was sent (decide first, record later)."""

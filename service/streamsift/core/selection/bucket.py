@@ -58,5 +58,13 @@ class TokenBucket:
         if self._last is None or now > self._last:
             self._last = now
 
+    def rescale(self, now: float, rate: float, burst: float) -> None:
+        """Change the refill ``rate`` and ``burst`` at ``now``, keeping the level within it."""
+        self._tokens = min(self.available(now), burst)
+        if self._last is None or now > self._last:
+            self._last = now
+        self.rate = check_float("rate", rate, low=0.0, low_open=True)
+        self.burst = check_float("burst", burst, low=1.0)
+
     def __repr__(self) -> str:
         return f"TokenBucket(rate={self.rate!r}, burst={self.burst!r})"

@@ -101,11 +101,27 @@ class LabelBudget:
         rate = self.capacity_per_hour / 3600.0
         if self.budget_per_day is not None and self.cost_per_label > 0.0:
             rate = min(rate, self.budget_per_day / self.cost_per_label / SECONDS_PER_DAY)
+        self._base_rate = rate
+        self._share = 1.0
         self._configured = rate
         self._arrivals = EwmaRate(self.arrival_halflife_seconds)
         self._day = -1
         self._spent = 0.0
         self._labels = 0
+
+    def set_share(self, share: float) -> None:
+        """Take ``share`` (in (0, 1]) of the capacity and money budget.
+
+        Several workers scoring one stream split the team's capacity; each sets its
+        share (its event rate over the total) so that the sum stays within capacity.
+        """
+        self._share = check_float("share", share, low=0.0, high=1.0, low_open=True)
+        self._configured = self._base_rate * self._share
+
+    @property
+    def share(self) -> float:
+        """This worker's share of the capacity and budget."""
+        return self._share
 
     @property
     def configured_rate(self) -> float:
@@ -139,7 +155,7 @@ class LabelBudget:
         if self.budget_per_day is None or self.cost_per_label <= 0.0:
             return True
         spent = self._spent if math.floor(now / SECONDS_PER_DAY) <= self._day else 0.0
-        return spent + self.cost_per_label <= self.budget_per_day * (1.0 + 1e-12)
+        return spent + self.cost_per_label <= self.budget_per_day * self._share * (1.0 + 1e-12)
 
     def charge(self, now: float, n: int = 1) -> None:
         """Count ``n`` labels requested at ``now`` against the day's budget."""

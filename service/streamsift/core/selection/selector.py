@@ -200,6 +200,7 @@ class Selector:
         self._money = self._budget.budget_per_day is not None and self.cost_per_label > 0.0
         self._rng = random.Random(self.seed)
         self._pending = 0
+        self._pending_limit = self.max_pending
         self._counts: dict[str, int] = {"active": 0, "control": 0, "bootstrap": 0}
         self._deficit = 0.0
         self._half = self.feedback_labels / 2.0
@@ -290,7 +291,7 @@ class Selector:
             self._money and not self._budget.can_afford(now)
         ):
             reason = "throttled"
-        elif arm != "control" and self._pending >= self.max_pending:
+        elif arm != "control" and self._pending >= self._pending_limit:
             reason = "backpressure"
         else:
             blocked = False
@@ -300,6 +301,26 @@ class Selector:
         if blocked:
             return Selection(False, "none", p, reason, threshold, self._f_eff, x)
         return Selection(True, arm, p, reason, threshold, self._f_eff, x)
+
+    def set_capacity_share(self, share: float, now: float) -> None:
+        """Use ``share`` (in (0, 1]) of the capacity, money budget and pending limit.
+
+        Workers that score one stream together each take the share of their event
+        rate in the total, so that their label requests add up to the capacity.
+        """
+        self._budget.set_share(share)
+        self._pending_limit = max(1, round(self.max_pending * share))
+        if self._bucket is not None:
+            burst = self.bucket_burst or max(10.0, self.capacity_per_hour / 60.0)
+            self._bucket.rescale(
+                now, self._budget.configured_rate, max(1.0, min(burst * share, 1e12))
+            )
+        self._last_refresh = -math.inf  # recompute the target fraction at the next event
+
+    @property
+    def capacity_share(self) -> float:
+        """The share of the capacity this selector takes (1.0 alone)."""
+        return self._budget.share
 
     def record(self, selection: Selection, now: float) -> None:
         """Count a selection whose label request was sent at ``now``."""
