@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from streamsift.cli import main
 from streamsift.sim.engine import RunResult, majority_accuracy, run
 from streamsift.sim.peers import EntropySamplerPolicy, calibrate_discount
 from streamsift.sim.simulate import SimConfig, prepare, recovery_events, run_strategy, simulate
@@ -131,3 +134,28 @@ def test_calibration_bisects_a_monotone_label_count() -> None:
     d, r, _n = calibrate_discount(fake, 0.05, tolerance=0.05)
     assert abs(r.labelled_fraction / 0.05 - 1.0) <= 0.05
     assert 2.5 < d < 3.5
+
+
+def test_simulate_command_table_over_streams_and_seeds(tmp_path: Path) -> None:
+    table = tmp_path / "eff.md"
+    out = tmp_path / "eff.json"
+    argv = ["simulate", "--stream", "synth:sea", "--stream", "synth:hyperplane"]
+    argv += ["--seeds", "0,1", "--events", "500", "--budget", "0.1", "--random-seeds", "1"]
+    assert main([*argv, "--quiet", "--table", str(table), "--json", str(out)]) == 0
+    text = table.read_text(encoding="utf-8")
+    assert "| synth:sea |" in text and "| synth:hyperplane |" in text and "geomean" in text
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert len(data["runs"]) == 4
+    assert {(r["stream"], r["seed"]) for r in data["runs"]} == {
+        (s, k) for s in ("synth:sea", "synth:hyperplane") for k in (0, 1)
+    }
+    assert data["summary"]["worst"] <= data["summary"]["geomean"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["synth:agrawal", "synth:sea"])
+def test_realised_fraction_on_a_full_reference_stream(spec: str) -> None:
+    stream = load_stream(spec, n=20_000, seed=2)
+    config = SimConfig(budget=0.05, seed=2)
+    result, _ = run_strategy(prepare(stream, config), config)
+    assert abs(result.labelled_fraction / 0.05 - 1.0) < 0.05
