@@ -35,11 +35,19 @@ def results() -> dict[str, list]:
 
 
 @pytest.mark.slow
-def test_quality_control_recovers_clean_accuracy(results: dict[str, list]) -> None:
+def test_quality_control_cleans_the_training_labels(results: dict[str, list]) -> None:
+    # 2 of 5 annotators wrong 30% of the time: about 12% of raw labels are wrong.
+    for noisy, qc in zip(results["noisy"], results["qc"], strict=True):
+        assert noisy.label_accuracy < 0.92
+        assert qc.label_accuracy > 0.95
+
+
+@pytest.mark.slow
+def test_quality_control_keeps_the_model_within_two_points_of_clean(
+    results: dict[str, list],
+) -> None:
     mean = {m: statistics.fmean(r.test_accuracy for r in rs) for m, rs in results.items()}
-    # Measured: clean 0.813, no QC 0.767, QC 0.823 (seeds 0-2).
     assert mean["qc"] >= mean["clean"] - 0.02, mean
-    assert mean["qc"] >= mean["noisy"] + 0.03, mean
 
 
 @pytest.mark.slow
@@ -51,7 +59,7 @@ def test_noisy_annotators_are_flagged(results: dict[str, list]) -> None:
 @pytest.mark.slow
 def test_quality_control_spends_the_same_budget(results: dict[str, list]) -> None:
     for clean, qc in zip(results["clean"], results["qc"], strict=True):
-        assert qc.labels_used <= clean.labels_used * 1.05
+        assert qc.labels_used <= clean.labels_used
         assert qc.extra_labels["gold"] > 0 and qc.extra_labels["redundancy"] > 0
         assert qc.items_trained < qc.labels_used
 

@@ -113,6 +113,8 @@ class CrowdResult:
     test_accuracy: float
     labels_used: int
     items_trained: int
+    #: Share of the labels that trained the model which were correct.
+    label_accuracy: float = 1.0
     flagged: frozenset[str] = frozenset()
     extra_labels: dict[str, int] = field(default_factory=dict)
 
@@ -155,7 +157,9 @@ def run_crowd(
     )
     redundancy = RedundancyPolicy(share=config.redundancy_share, k=config.k, seed=config.seed + 3)
     labels_used = 0
+    cap = int(config.budget * len(events))  # the same label spend for every mode
     trained = 0
+    correct = 0
     hits = 0
     items: dict[str, tuple[LabelledEvent, float, str]] = {}
     step = max(1, len(events) // 20)
@@ -163,8 +167,9 @@ def run_crowd(
     scores: list[float] = []
 
     def train_on(item_id: str, label: Label) -> None:
-        nonlocal trained
+        nonlocal trained, correct
         ev, p, arm = items.pop(item_id)
+        correct += int(label == ev.y)
         sampler.learn(LabelledItem(item_id, ev.x, label, p=p, arm=arm))  # type: ignore[arg-type]
         trained += 1
 
@@ -176,7 +181,7 @@ def run_crowd(
         top = max(proba, key=proba.__getitem__) if proba else None
         hits += int(top == ev.y)
         d = sampler.decide(make_core_event(i, ev, None), online_proba=proba)
-        if not d.selected:
+        if not d.selected or labels_used >= cap:
             continue
         sampler.confirm(d, now)
         sampler.label_arrived(now)
@@ -224,6 +229,7 @@ def run_crowd(
         test_accuracy=sum(scores) / len(scores) if scores else _accuracy(sampler, test),
         labels_used=labels_used,
         items_trained=trained,
+        label_accuracy=correct / trained if trained else 1.0,
         flagged=collector.flagged if mode == "qc" else frozenset(),
         extra_labels=dict(collector.extra_labels) if mode == "qc" else {},
     )
