@@ -96,7 +96,7 @@ bench: venv system-deps
 	  export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT)
 	fi
 	rc=0
-	$(PY) -m streamsift.bench.run_all || rc=$$?
+	$(PY) -m streamsift.bench.run_all --doc docs/benchmarks.md $(BENCH_ARGS) || rc=$$?
 	if [ "$$started" = 1 ]; then $(MAKE) --no-print-directory kafka-down || true; fi
 	exit $$rc
 
