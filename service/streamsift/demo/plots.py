@@ -54,7 +54,13 @@ def plot_selection(rec: Recording, cfg: DemoConfig, figs: Figures, path: Path) -
         top.plot(*zip(*target, strict=True), color="black", linewidth=1, label="worker target rate")
     drift_line(top, figs, cfg)
     top.set_ylabel("labels per second")
-    top.set_ylim(0, max(cfg.capacity_per_s * 1.6, top.get_ylim()[1]))
+    peak = max((sum(v) for v in zip(*([y for _, y in series[a]] for a in arms), strict=True)),
+               default=0.0)  # fmt: skip
+    limit = max(cfg.capacity_per_s * 1.6, min(peak * 1.1, cfg.capacity_per_s * 3))
+    top.set_ylim(0, limit)
+    if peak > limit:
+        top.annotate(f"peak {peak:.0f}/s (clipped)", (0.01, 0.97), xycoords="axes fraction",
+                     va="top", fontsize=8, color="#555555")  # fmt: skip
     top.set_title(
         f"Label requests against capacity ({figs.request_rate:.1f}/s on average,"
         f" capacity {cfg.capacity_per_s:.1f}/s)"
