@@ -122,6 +122,34 @@ class Settings(BaseSettings):
     redundancy_share: float = Field(default=0.10, ge=0, le=1)
     redundancy_k: int = Field(default=3, ge=2, le=16)
     contradiction_confidence: float = Field(default=0.9, gt=0.5, le=1)
+    quality_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a requested item waits for its labels (all k of a redundant"
+        " item, or one more opinion) before the collector resolves it with what arrived;"
+        " None: pending_ttl_seconds.",
+    )
+    quality_policy: Literal["downweight", "exclude"] = Field(
+        default="downweight", description="What happens to the labels of a flagged annotator."
+    )
+    quality_gold_min_answers: int = Field(
+        default=20, ge=1, description="Gold answers before an annotator can be flagged."
+    )
+    quality_flag_below: float = Field(
+        default=0.8, gt=0, le=1, description="Flag an annotator whose accuracy is below this."
+    )
+    quality_min_confidence: float = Field(
+        default=0.6, ge=0, le=1, description="Aggregates below this confidence ask again."
+    )
+    quality_max_extra_opinions: int = Field(
+        default=1, ge=0, le=8, description="Extra opinions per item for ties / low confidence."
+    )
+    quality_ds_min_items: int = Field(
+        default=50, ge=2, description="Multi-label items before Dawid-Skene replaces the vote."
+    )
+    metrics_max_annotators: int = Field(
+        default=50, ge=1, description="Distinct annotator label values in quality metrics."
+    )
 
     # --- Batching ----------------------------------------------------------------
     take_batch: int = Field(default=500, ge=1)

@@ -35,6 +35,8 @@ from streamsift.schemas import DECODE_REASONS
 __all__ = [
     "ARMS",
     "DEAD_LETTER_SOURCES",
+    "EXTRA_LABEL_KINDS",
+    "HOLD_REASONS",
     "JOIN_REJECT_REASONS",
     "SNAPSHOT_REFUSE_REASONS",
     "LabelCap",
@@ -54,6 +56,12 @@ JOIN_REJECT_REASONS: Final = (
     "expired",
     "unlearnable_class",
 )
+#: Labels requested beyond one per selected item, by why.
+EXTRA_LABEL_KINDS: Final = ("gold", "redundancy", "second_opinion", "extra_opinion")
+#: Why the label collector held an item out of training.
+HOLD_REASONS: Final = ("tie", "low_confidence", "contradicts_model", "timeout")
+#: How an aggregate was formed.
+AGGREGATION_METHODS: Final = ("single", "majority", "dawid_skene")
 #: Why a snapshot was refused.
 SNAPSHOT_REFUSE_REASONS: Final = (
     "malformed",
@@ -138,14 +146,22 @@ class Metrics:
         Distinct ``region`` label values before ``other``.
     max_features
         Distinct ``feature`` label values before ``other``.
+    max_annotators
+        Distinct ``annotator`` label values before ``other``.
     """
 
     def __init__(
-        self, registry: CollectorRegistry, *, max_regions: int = 16, max_features: int = 32
+        self,
+        registry: CollectorRegistry,
+        *,
+        max_regions: int = 16,
+        max_features: int = 32,
+        max_annotators: int = 50,
     ) -> None:
         self.registry = registry
         self.regions = LabelCap(max_regions)
         self.features = LabelCap(max_features)
+        self.annotators = LabelCap(max_annotators)
         r = registry
         ns = NAMESPACE
 
@@ -376,6 +392,68 @@ class Metrics:
             registry=r,
         )
 
+        # --- label quality control ------------------------------------------------
+        self.annotator_accuracy = Gauge(
+            "quality_annotator_accuracy_ratio",
+            "Estimated accuracy of an annotator, by source (gold: share of gold items"
+            " answered right; dawid_skene: from the confusion-matrix fit).",
+            ["annotator", "source"],
+            namespace=ns,
+            registry=r,
+        )
+        self.annotator_flagged = Gauge(
+            "quality_annotator_flagged",
+            "1 when the annotator is flagged (accuracy below the threshold), else 0.",
+            ["annotator"],
+            namespace=ns,
+            registry=r,
+        )
+        self.gold_answers = Counter(
+            "quality_gold_answers",
+            "Answers to injected gold items, by annotator and result (correct, wrong).",
+            ["annotator", "result"],
+            namespace=ns,
+            registry=r,
+        )
+        self.extra_labels = Counter(
+            "quality_extra_labels",
+            "Labels requested beyond one per selected item, by kind (gold, redundancy,"
+            " second_opinion, extra_opinion); they count against the same capacity.",
+            ["kind"],
+            namespace=ns,
+            registry=r,
+        )
+        self.contradictions = Counter(
+            "quality_contradictions",
+            "Single labels that contradicted a confident online model (sent for a second"
+            " opinion).",
+            namespace=ns,
+            registry=r,
+        )
+        self.aggregated = Counter(
+            "quality_aggregated",
+            "Items resolved into one training label, by method (single, majority,"
+            " dawid_skene).",
+            ["method"],
+            namespace=ns,
+            registry=r,
+        )
+        self.held_out = Counter(
+            "quality_held_out",
+            "Items held out of training (labels unresolved), by reason.",
+            ["reason"],
+            namespace=ns,
+            registry=r,
+        )
+        self.agreement = Gauge(
+            "quality_agreement_ratio",
+            "Agreement over the collector's multi-label window, by statistic (fleiss_kappa,"
+            " krippendorff_alpha).",
+            ["statistic"],
+            namespace=ns,
+            registry=r,
+        )
+
         # --- learner and snapshots ------------------------------------------------
         self.labels_learned = Counter(
             "learner_labels_learned", "Labels given to Sampler.learn.", namespace=ns, registry=r
@@ -437,5 +515,11 @@ class Metrics:
                 self.control_accuracy.labels(model=model, bound=bound)
         for bound in ("estimate", "lower", "upper"):
             self.control_lift.labels(bound=bound)
+        for kind in EXTRA_LABEL_KINDS:
+            self.extra_labels.labels(kind=kind)
+        for method in AGGREGATION_METHODS:
+            self.aggregated.labels(method=method)
+        for reason in HOLD_REASONS:
+            self.held_out.labels(reason=reason)
         self.capacity_share.set(1.0)
         self.live_workers.set(1)

@@ -10,7 +10,7 @@ lazily: it pulls in faust) wires them into a faust app.
 from __future__ import annotations
 
 from streamsift.stream.dedupe import Dedupe
-from streamsift.stream.join import Joiner, StoreEntry, join_label
+from streamsift.stream.join import Joiner, StoreEntry, make_collector
 from streamsift.stream.ports import MemorySink, SamplerLike, Sink
 from streamsift.stream.records import SourceRecord
 from streamsift.stream.scorer import BatchReport, Scorer
@@ -31,7 +31,7 @@ __all__ = [
     "TopicSpec",
     "encode_snapshot",
     "ensure_topics",
-    "join_label",
     "load_snapshot",
+    "make_collector",
     "plan_topics",
 ]

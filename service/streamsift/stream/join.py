@@ -1,36 +1,40 @@
-"""The join: labels meet the pending items they answer, then go to the learner.
+"""The join: labels meet the pending items they answer; quality control decides what trains.
 
 The pending store maps ``event_id`` (bytes) to a :class:`StoreEntry`:
 
-* ``pending``: the pending item, waiting for its label;
-* ``early``: a label that arrived before its pending item (the two come from
-  different topics, so the join may read the label first); it waits
-  ``early_label_grace_seconds`` for the item, then is dead-lettered as unknown;
-* ``joined`` / ``expired``: small markers kept for ``pending_tombstone_seconds``
-  so that a second label, or a late one, is recognised as such.
+* ``pending``: the pending item with the labels received so far;
+* ``early``: labels (one per annotator) that arrived before their pending item
+  (the two come from different topics, so the join may read a label first); they
+  wait ``early_label_grace_seconds`` for the item, then are dead-lettered as unknown;
+* ``joined`` / ``held_out`` / ``gold`` / ``expired``: small markers kept for
+  ``pending_tombstone_seconds`` so that a further label, or a late one, is
+  recognised as such.
 
-In the service the store is a faust table with a changelog (restored after a
-restart, parked labels included); in tier-2 tests it is a dict.
+The per-item policy is the core's :class:`~streamsift.core.quality.LabelCollector`
+(:func:`make_collector`): ``expect`` when the pending item arrives (with its
+``annotators_needed`` and, for an injected gold item, its ``gold_label``),
+``add_label`` per label (with the online model's prediction, for second opinions),
+``poll`` on the expiry timer. Its outcomes: ``Aggregated`` goes to the training
+topic (the only thing that trains; gold never does), ``NeedsMoreOpinions`` sends a
+fresh request for one more annotator, ``HeldOut`` and ``GoldScored`` are counted.
 
-:func:`join_label` is the whole per-item decision, one small pure function, so
-that quality control (several annotators per item, the core's
-``LabelCollector``) can replace it. :class:`Joiner` does the I/O around it.
+**Restart.** The table entry of a pending item keeps every label received and how
+many annotators it needs now, so the collector's item state is rebuilt from the
+table (restored from its changelog) the first time the item is touched after a
+restart or reassignment (``expect`` at ``entry.at``, labels replayed). The
+annotator statistics (gold accuracy, Dawid-Skene fit) live in the worker's memory
+and start afresh after a restart. In tier-2 tests the store is a dict.
 
 Examples
 --------
->>> from streamsift.schemas import LabelEvent, PendingItem
+>>> from streamsift.schemas import PendingItem
 >>> item = PendingItem(event_id="e1", request_id="r1", features={"x": 1.0}, score=0.5,
-...     p=0.25, arm="active", region="eu", requested_at="2026-01-01T00:00:00Z")
->>> entry = StoreEntry("pending", item.requested_at.timestamp(), item)
->>> label = LabelEvent(event_id="e1", label="yes", annotator_id="a1",
-...     labelled_at="2026-01-01T00:01:00Z")
->>> out = join_label(entry, label, now=0.0, can_learn=lambda y: True)
->>> out.kind, out.item.p, out.latency, out.entry.state
-('joined', 0.25, 60.0, 'joined')
->>> join_label(out.entry, label, now=0.0, can_learn=lambda y: True).kind
-'duplicate'
->>> join_label(None, label, now=0.0, can_learn=lambda y: True).kind  # item not read yet
-'early'
+...     p=0.25, arm="active", region="eu", requested_at="2026-01-01T00:00:00Z",
+...     annotators_needed=3)
+>>> entry = StoreEntry("pending", 0.0, item, labels=(("a1", "yes", 60.0),))
+>>> back = StoreEntry.decode(entry.encode())
+>>> back.labels, back.n_needed, back.state
+((('a1', 'yes', 60.0),), 3, 'pending')
 """
 
 from __future__ import annotations
@@ -39,49 +43,101 @@ import base64
 import json
 import logging
 import time
+import uuid
+from collections import Counter, deque
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
 
 from streamsift.config import Settings
-from streamsift.core.types import Label, LabelledItem
+from streamsift.core.quality import (
+    Aggregated,
+    GoldScored,
+    HeldOut,
+    LabelCollector,
+    NeedsMoreOpinions,
+    fleiss_kappa,
+    krippendorff_alpha_nominal,
+)
+from streamsift.core.quality import Outcome as QualityOutcome
+from streamsift.core.types import Decision, Label, Proba
 from streamsift.errors import SchemaError
 from streamsift.metrics import Metrics
-from streamsift.schemas import LabelEvent, PendingItem, decode
+from streamsift.schemas import LabelEvent, LabelRequest, PendingItem, decode
 from streamsift.stream.convert import encode_labelled, join_item
 from streamsift.stream.deadletter import DeadLetters
 from streamsift.stream.ports import SamplerLike, Sink
 from streamsift.stream.records import SourceRecord
 
-__all__ = ["JoinOutcome", "Joiner", "StoreEntry", "join_label"]
+__all__ = ["Joiner", "StoreEntry", "make_collector", "pending_decision", "reask_request"]
 
 log = logging.getLogger(__name__)
 
-State = Literal["pending", "early", "joined", "expired"]
-Outcome = Literal["joined", "early", "duplicate", "unknown", "expired", "unlearnable_class"]
+State = Literal["pending", "early", "joined", "expired", "held_out", "gold"]
+Outcome = Literal[
+    "joined",
+    "early",
+    "duplicate",
+    "unknown",
+    "expired",
+    "unlearnable_class",
+    "waiting",
+    "more_opinions",
+    "held_out",
+    "gold",
+]
+#: Markers: the item is finished; a further label for it is a duplicate or late.
+DONE: tuple[State, ...] = ("joined", "held_out", "gold")
 
 
 @dataclass(frozen=True)
 class StoreEntry:
     """A pending-store value.
 
-    ``at`` is the request time of a pending item, the arrival time of an early
-    label, the join or expiry time of a marker. An early entry keeps the label's
-    source record (for its dead letter, should its item never come).
+    ``at`` is the request time of a pending item (moved to the time of the last
+    extra-opinion request, so that the collector's deadline can be rebuilt), the
+    arrival time of the first early label, the join or expiry time of a marker.
+    An early entry keeps the labels' source records (for their dead letters, should
+    the item never come), one per annotator. A pending entry keeps the labels
+    received so far (annotator, label, labelled_at) and how many distinct
+    annotators it needs now (``needed``; 0: the item's ``annotators_needed``):
+    enough to rebuild the :class:`~streamsift.core.quality.LabelCollector` entry
+    after a restart.
     """
 
     state: State
     at: float
     item: PendingItem | None = None
-    label: SourceRecord | None = None
+    early: tuple[SourceRecord, ...] = ()
+    labels: tuple[tuple[str, Label, float], ...] = ()
+    needed: int = 0
+
+    @property
+    def label(self) -> SourceRecord | None:
+        """The first parked early label, if any."""
+        return self.early[0] if self.early else None
+
+    @property
+    def n_needed(self) -> int:
+        """Distinct annotators the item needs now."""
+        if self.needed:
+            return self.needed
+        return 1 if self.item is None else self.item.annotators_needed
 
     def encode(self) -> bytes:
         """Serialise for the table."""
         body: dict[str, Any] = {"state": self.state, "at": self.at}
         body["item"] = None if self.item is None else self.item.model_dump(mode="json")
-        if self.label is not None:
-            r = self.label
-            body["label"] = [r.topic, r.partition, r.offset, _b64(r.key), _b64(r.value)]
+        if self.early:
+            body["early"] = [
+                [r.topic, r.partition, r.offset, _b64(r.key), _b64(r.value), r.timestamp]
+                for r in self.early
+            ]
+        if self.labels:
+            body["labels"] = [list(t) for t in self.labels]
+        if self.needed:
+            body["needed"] = self.needed
         return json.dumps(body).encode()
 
     @classmethod
@@ -89,11 +145,14 @@ class StoreEntry:
         """Read back what :meth:`encode` wrote."""
         body = json.loads(raw)
         item = None if body["item"] is None else PendingItem.model_validate(body["item"])
-        label = None
-        if body.get("label") is not None:
-            topic, partition, offset, key, value = body["label"]
-            label = SourceRecord(topic, partition, offset, _unb64(key), _unb64(value))
-        return cls(body["state"], float(body["at"]), item, label)
+        early = tuple(
+            SourceRecord(r[0], r[1], r[2], _unb64(r[3]), _unb64(r[4]), float(r[5]))
+            for r in body.get("early", ())
+        )
+        labels = tuple((str(a), lab, float(t)) for a, lab, t in body.get("labels", ()))
+        return cls(
+            body["state"], float(body["at"]), item, early, labels, int(body.get("needed", 0))
+        )
 
 
 def _b64(raw: bytes | None) -> str | None:
@@ -104,53 +163,35 @@ def _unb64(text: str | None) -> bytes | None:
     return None if text is None else base64.b64decode(text)
 
 
-@dataclass(frozen=True)
-class JoinOutcome:
-    """What to do with one label.
-
-    ``entry`` is the new store value (``None``: leave the store as it is); ``item``
-    goes to the learner when ``kind == "joined"``.
-    """
-
-    kind: Outcome
-    item: LabelledItem | None = None
-    entry: StoreEntry | None = None
-    latency: float | None = None
-
-
-def join_label(
-    entry: StoreEntry | None,
-    label: LabelEvent,
-    *,
-    now: float,
-    can_learn: Callable[[Label], bool],
-) -> JoinOutcome:
-    """Join one label with its store entry (the replaceable per-item policy)."""
-    if entry is None:
-        return JoinOutcome("early", entry=StoreEntry("early", now))
-    if entry.state in ("joined", "early"):
-        return JoinOutcome("duplicate")
-    if entry.state == "expired" or entry.item is None:
-        return JoinOutcome("expired")
-    if not can_learn(label.label):
-        return JoinOutcome("unlearnable_class")
-    item = join_item(entry.item, label)
-    latency = max(0.0, item.labelled_at - item.requested_at)
-    return JoinOutcome("joined", item, StoreEntry("joined", now), latency)
+def make_collector(settings: Settings) -> LabelCollector:
+    """The core's label collector configured from the settings."""
+    s = settings
+    return LabelCollector(
+        timeout=s.quality_timeout_seconds or s.pending_ttl_seconds,
+        min_confidence=s.quality_min_confidence,
+        max_extra_opinions=s.quality_max_extra_opinions,
+        contradiction_confidence=s.contradiction_confidence,
+        gold_min_answers=s.quality_gold_min_answers,
+        flag_below=s.quality_flag_below,
+        policy=s.quality_policy,
+        ds_min_items=s.quality_ds_min_items,
+        ds_refit_every=s.quality_ds_min_items,
+    )
 
 
 class Joiner:
-    """Maintain the pending store and join labels against it.
+    """Maintain the pending store and resolve labels through the label collector.
 
     Parameters
     ----------
     settings
-        Topics, TTLs, the early-label grace.
+        Topics, TTLs, the early-label grace, the quality-control settings.
     sampler
-        ``label_arrived`` / ``expire`` are reported to it; its model says which
-        classes can be learned.
+        ``label_arrived`` / ``expire`` / ``confirm`` (extra opinions) are reported
+        to it; its model says which classes can be learned and gives the online
+        prediction for second opinions.
     sink
-        Where joined items (training topic) and dead letters go.
+        Where aggregates (training topic), extra-opinion requests and dead letters go.
     metrics
         The project's metrics.
     store
@@ -175,6 +216,9 @@ class Joiner:
         self.store = store
         self.clock = clock
         self.dead_letters = DeadLetters(sink, settings.topic_dead_letters, metrics, clock)
+        self.collector = make_collector(settings)
+        self._known: set[str] = set()  # item ids the collector holds
+        self._window: deque[tuple[Label, ...]] = deque(maxlen=2000)  # multi-label items
 
     def _entry(self, key: bytes) -> StoreEntry | None:
         raw = self.store.get(key)
@@ -184,8 +228,20 @@ class Joiner:
         self.metrics.labels_rejected.labels(reason=reason).inc()
         await (await self.dead_letters.send(rec, source="labels", reason=reason, detail=detail))
 
+    def _ensure(self, item_id: str, entry: StoreEntry) -> None:
+        """Make the collector hold a pending entry (rebuilt from the table after a
+        restart or a reassignment: its deadline from ``entry.at``, its labels replayed)."""
+        if item_id in self._known or entry.item is None:
+            return
+        c = self.collector
+        gold = entry.item.gold_label
+        c.expect(item_id, entry.at, n_annotators=entry.n_needed, gold_label=gold)
+        self._known.add(item_id)
+        for annotator, lab, at in entry.labels:
+            c.add_label(item_id, annotator, lab, at)
+
     async def on_pending(self, rec: SourceRecord) -> None:
-        """Add one pending item (from the pending topic) to the store."""
+        """Add one pending item (from the pending topic) to the store and the collector."""
         try:
             item = decode(PendingItem, rec.value)
         except SchemaError as err:
@@ -200,17 +256,36 @@ class Joiner:
         entry = StoreEntry("pending", item.requested_at.timestamp(), item)
         if existing is None:
             self.store[key] = entry.encode()
-        elif existing.state == "early" and existing.label is not None:
+            self._ensure(item.event_id, entry)
+        elif existing.state == "early":
             self.store[key] = entry.encode()
-            await self.on_label(existing.label, arrived=False)  # its label was waiting
+            self._ensure(item.event_id, entry)
+            for waiting in existing.early:  # its labels were waiting
+                await self.on_label(waiting, arrived=False)
         elif existing.item is None or existing.item.request_id != item.request_id:
             self.metrics.duplicate_pending.inc()
             log.warning("second request for event %s ignored by the join", item.event_id)
 
-    async def on_label(self, rec: SourceRecord, *, arrived: bool = True) -> Outcome | None:
-        """Join one label; return the outcome (``None`` for an undecodable label).
+    def _model_proba(self, entry: StoreEntry) -> Proba | None:
+        """The online model's prediction, for second opinions on single-label items."""
+        item = entry.item
+        if item is None or item.gold_label is not None or entry.n_needed != 1:
+            return None
+        predict = getattr(self.sampler.model, "predict_proba_one", None)
+        if not callable(predict):
+            return None
+        try:
+            proba = dict(predict(dict(item.features)))
+        except Exception as exc:  # the label must not be lost to a model error
+            log.warning("predict_proba_one failed for %s: %r", item.event_id, exc)
+            return None
+        return cast("Proba", proba) if proba else None
 
-        ``arrived=False`` replays a parked early label (not counted twice).
+    async def on_label(self, rec: SourceRecord, *, arrived: bool = True) -> Outcome | None:
+        """Pass one label to the collector and act on what it decides.
+
+        Returns the outcome (``None`` for an undecodable label). ``arrived=False``
+        replays a parked early label (not counted twice).
         """
         m = self.metrics
         if arrived:
@@ -227,32 +302,131 @@ class Joiner:
             return None
         key = label.event_id.encode()
         now = self.clock()
-        model = self.sampler.model
-        out = join_label(self._entry(key), label, now=now, can_learn=model.can_learn_label)
-        if out.kind == "early":
-            self.store[key] = StoreEntry("early", now, label=rec).encode()
-            return out.kind
-        if out.kind != "joined" or out.item is None:
-            await self._reject(rec, out.kind, f"label for event {label.event_id}: {out.kind}")
-            return out.kind
+        entry = self._entry(key)
+        if entry is None or entry.state == "early":
+            parked = () if entry is None else entry.early
+            if any(_annotator(r) == label.annotator_id for r in parked):
+                await self._reject(rec, "duplicate", f"label for event {label.event_id}: early")
+                return "duplicate"
+            at = now if entry is None else entry.at
+            self.store[key] = StoreEntry("early", at, early=(*parked, rec)).encode()
+            return "early"
+        if entry.state in DONE or (
+            entry.state == "pending" and any(a == label.annotator_id for a, _, _ in entry.labels)
+        ):
+            await self._reject(rec, "duplicate", f"label for event {label.event_id}: duplicate")
+            return "duplicate"
+        if entry.state == "expired" or entry.item is None:
+            await self._reject(rec, "expired", f"label for event {label.event_id}: expired")
+            return "expired"
+        is_gold = entry.item.gold_label is not None
+        if not is_gold and not self.sampler.model.can_learn_label(label.label):
+            await self._reject(
+                rec, "unlearnable_class", f"label for event {label.event_id}: unlearnable_class"
+            )
+            return "unlearnable_class"
+        self._ensure(label.event_id, entry)
+        labelled_at = label.labelled_at.timestamp()
+        self.sampler.label_arrived(rec.timestamp if rec.timestamp > 0 else now)
+        entry = replace(
+            entry, labels=(*entry.labels, (label.annotator_id, label.label, labelled_at))
+        )
+        self.store[key] = entry.encode()
+        outcomes = self.collector.add_label(
+            label.event_id,
+            label.annotator_id,
+            label.label,
+            now,
+            model_proba=self._model_proba(entry),
+        )
+        result: Outcome = "waiting"
+        for out in outcomes:
+            result = await self._act(key, entry, out, now)
+        return result
+
+    async def _act(self, key: bytes, entry: StoreEntry, out: QualityOutcome, now: float) -> Outcome:
+        """Carry out one collector outcome for the item under ``key``."""
+        m = self.metrics
+        item = entry.item
+        assert item is not None
+        if isinstance(out, GoldScored):
+            result = "correct" if out.correct else "wrong"
+            m.gold_answers.labels(annotator=m.annotators(out.annotator), result=result).inc()
+            self._known.discard(out.item_id)
+            self.store[key] = StoreEntry("gold", now).encode()
+            return "gold"
+        if isinstance(out, NeedsMoreOpinions):
+            await self._ask_again(key, entry, out, now)
+            return "more_opinions"
+        self._known.discard(out.item_id)
+        if len(entry.labels) >= 2:
+            self._window.append(tuple(lab for _, lab, _ in entry.labels))
+        if isinstance(out, HeldOut):
+            if not entry.labels:  # nothing arrived in time: the old expiry
+                self.sampler.expire(entry.n_needed)
+                m.expired.inc()
+                self.store[key] = StoreEntry("expired", now).encode()
+                return "expired"
+            missing = entry.n_needed - len(entry.labels)
+            if missing > 0:
+                self.sampler.expire(missing)
+            m.held_out.labels(reason=out.reason).inc()
+            log.info(
+                "item %s held out of training (%s) after %d labels",
+                item.event_id,
+                out.reason,
+                len(entry.labels),
+            )
+            self.store[key] = StoreEntry("held_out", now).encode()
+            return "held_out"
+        assert isinstance(out, Aggregated)
+        if not self.sampler.model.can_learn_label(out.label):
+            m.held_out.labels(reason="low_confidence").inc()
+            self.store[key] = StoreEntry("held_out", now).encode()
+            return "held_out"
+        missing = entry.n_needed - len(entry.labels)
+        if missing > 0:  # aggregated at the timeout without every label
+            self.sampler.expire(missing)
+        labelled_at = max(t for _, _, t in entry.labels)
+        trained = join_item(item, _as_label(item.event_id, out.label, labelled_at))
         await (
             await self.sink.send(
-                self.settings.topic_training, encode_labelled(out.item), key=key, partition=0
+                self.settings.topic_training, encode_labelled(trained), key=key, partition=0
             )
         )
-        if out.entry is not None:
-            self.store[key] = out.entry.encode()
-        self.sampler.label_arrived(rec.timestamp if rec.timestamp > 0 else now)
-        m.labels_joined.labels(arm=out.item.arm).inc()
-        if out.latency is not None:
-            m.label_latency.observe(out.latency)
-        return out.kind
+        self.store[key] = StoreEntry("joined", now).encode()
+        m.aggregated.labels(method=out.method).inc()
+        m.labels_joined.labels(arm=item.arm).inc()
+        m.label_latency.observe(max(0.0, trained.labelled_at - trained.requested_at))
+        return "joined"
+
+    async def _ask_again(
+        self, key: bytes, entry: StoreEntry, out: NeedsMoreOpinions, now: float
+    ) -> None:
+        """Publish a fresh request (new request id, same event, one annotator) and
+        count it against the sampler's capacity like any other request."""
+        item = entry.item
+        assert item is not None
+        m = self.metrics
+        kind = "second_opinion" if out.reason == "contradicts_model" else "extra_opinion"
+        if out.reason == "contradicts_model":
+            m.contradictions.inc()
+        m.extra_labels.labels(kind=kind).inc()
+        request = reask_request(item, self.settings, now=now)
+        ack = await self.sink.send(
+            self.settings.topic_label_requests, request.model_dump_json().encode(), key=key
+        )
+        await ack
+        self.sampler.confirm(pending_decision(item), now)
+        self.store[key] = replace(entry, at=now, needed=len(entry.labels) + 1).encode()
 
     async def expire(self) -> int:
-        """Expire old pending items and early labels, drop old markers; return expired items."""
+        """Resolve items past their deadline, expire old early labels, drop old markers.
+
+        Returns the items that expired with no label at all.
+        """
         s = self.settings
         now = self.clock()
-        expired: list[bytes] = []
         orphans: list[tuple[bytes, SourceRecord]] = []
         drop: list[bytes] = []
         pending = 0
@@ -260,27 +434,114 @@ class Joiner:
         for key, raw in list(self.store.items()):
             entry = StoreEntry.decode(raw)
             if entry.state == "pending":
-                if now - entry.at > s.pending_ttl_seconds:
-                    expired.append(key)
-                else:
-                    pending += 1
-                    oldest = min(oldest, entry.at)
+                self._ensure(key.decode(), entry)
+                pending += 1
+                oldest = min(oldest, entry.at)
             elif entry.state == "early":
-                if now - entry.at > s.early_label_grace_seconds and entry.label is not None:
-                    orphans.append((key, entry.label))
+                if now - entry.at > s.early_label_grace_seconds:
+                    orphans.extend((key, r) for r in entry.early)
             elif now - entry.at > s.pending_tombstone_seconds:
                 drop.append(key)
-        for key in expired:
-            self.store[key] = StoreEntry("expired", now).encode()
         for key in drop:
             del self.store[key]
         for key, rec in orphans:
             wait = s.early_label_grace_seconds
             await self._reject(rec, "unknown", f"no pending item for {key.decode()} in {wait}s")
-            del self.store[key]
-        if expired:
-            self.sampler.expire(len(expired))
-            self.metrics.expired.inc(len(expired))
-        self.metrics.pending_items.set(pending)
-        self.metrics.oldest_pending_age.set(now - oldest if pending else 0.0)
-        return len(expired)
+            self.store.pop(key, None)
+        expired = 0
+        for out in self.collector.poll(now):
+            key = out.item_id.encode()
+            entry = self._entry(key)
+            if entry is None or entry.state != "pending":  # revoked, or resolved elsewhere
+                self._known.discard(out.item_id)
+                continue
+            pending -= 1
+            if await self._act(key, entry, out, now) == "expired":
+                expired += 1
+        self.metrics.pending_items.set(max(0, pending))
+        self.metrics.oldest_pending_age.set(now - oldest if pending > 0 else 0.0)
+        self.refresh_quality()
+        return expired
+
+    def refresh_quality(self) -> None:
+        """Copy the collector's per-annotator accuracy, flags and agreement into gauges."""
+        m = self.metrics
+        for st in self.collector.annotators:
+            name = m.annotators(st.annotator)
+            if name == "other":
+                continue
+            if st.gold_accuracy is not None:
+                m.annotator_accuracy.labels(annotator=name, source="gold").set(st.gold_accuracy)
+            if st.ds_accuracy is not None:
+                m.annotator_accuracy.labels(annotator=name, source="dawid_skene").set(
+                    st.ds_accuracy
+                )
+            m.annotator_flagged.labels(annotator=name).set(1.0 if st.flagged else 0.0)
+        if len(self._window) >= 2:
+            alpha = krippendorff_alpha_nominal(self._window).value
+            if alpha == alpha:  # not nan
+                m.agreement.labels(statistic="krippendorff_alpha").set(alpha)
+            sizes = Counter(len(u) for u in self._window)
+            n, _ = sizes.most_common(1)[0]
+            rows = [u for u in self._window if len(u) == n]
+            cats = sorted({str(v) for u in rows for v in u})
+            counts = [[sum(1 for v in u if str(v) == c) for c in cats] for u in rows]
+            kappa = fleiss_kappa(counts).value
+            if kappa == kappa:
+                m.agreement.labels(statistic="fleiss_kappa").set(kappa)
+
+
+def _annotator(rec: SourceRecord) -> str | None:
+    try:
+        return decode(LabelEvent, rec.value).annotator_id
+    except SchemaError:
+        return None
+
+
+def _as_label(event_id: str, label: Label, labelled_at: float) -> LabelEvent:
+    return LabelEvent(
+        event_id=event_id,
+        label=label,
+        annotator_id="aggregate",
+        labelled_at=datetime.fromtimestamp(labelled_at, UTC),
+    )
+
+
+def pending_decision(item: PendingItem) -> Decision:
+    """The selection a pending item stands for (to confirm an extra label with the sampler)."""
+    arm: Any = item.arm
+    return Decision(
+        event_id=item.event_id,
+        selected=True,
+        arm=arm,
+        score=item.score,
+        p=item.p,
+        region=item.region,
+        reason="selected",
+        model_version=item.scored_model_version,
+    )
+
+
+def reask_request(item: PendingItem, settings: Settings, *, now: float) -> LabelRequest:
+    """One more opinion on ``item``: a fresh request id for the same event, one annotator.
+
+    Built from the pending record (allow-listed features, the same score / p / arm /
+    region); ``strategy`` is the configured strategy name and ``model_id`` is empty,
+    since the pending record does not carry them.
+    """
+    allowed = settings.labeller_features
+    feats = item.features
+    shown = feats if allowed is None else {k: feats[k] for k in allowed if k in feats}
+    return LabelRequest(
+        request_id=uuid.uuid4().hex,
+        event_id=item.event_id,
+        requested_at=datetime.fromtimestamp(now, UTC),
+        features=shown,
+        score=item.score,
+        strategy=settings.strategy,
+        arm=item.arm,
+        p=item.p,
+        region=item.region,
+        scored_model_version=item.scored_model_version,
+        annotators_needed=1,
+    )
