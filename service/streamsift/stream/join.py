@@ -451,12 +451,12 @@ class Joiner:
         expired = 0
         for out in self.collector.poll(now):
             key = out.item_id.encode()
-            entry = self._entry(key)
-            if entry is None or entry.state != "pending":  # revoked, or resolved elsewhere
+            current = self._entry(key)
+            if current is None or current.state != "pending":  # revoked, or resolved elsewhere
                 self._known.discard(out.item_id)
                 continue
             pending -= 1
-            if await self._act(key, entry, out, now) == "expired":
+            if await self._act(key, current, out, now) == "expired":
                 expired += 1
         self.metrics.pending_items.set(max(0, pending))
         self.metrics.oldest_pending_age.set(now - oldest if pending > 0 else 0.0)

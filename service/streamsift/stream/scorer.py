@@ -14,12 +14,28 @@ Per batch, in this order:
    and the drift events, wait;
 5. ``Sampler.confirm`` each selected decision (decide first, record later).
 
+Quality control (issue 6): the :class:`~streamsift.core.quality.RedundancyPolicy`
+sets each selected item's ``annotators_needed`` (1 or ``redundancy_k``, in both
+the request and the pending item); the :class:`~streamsift.core.quality.GoldMixer`
+(gold set from ``gold_path``; none when unset) adds, per real request with
+probability ``gold_rate``, a gold request: fresh opaque request and event ids, the
+gold item's allow-listed features, the arm / score / p / region / strategy of the
+request it rides along with, one annotator; its pending item carries
+``gold_label``. **Capacity:** every label counts: a selection needing ``k``
+annotators is confirmed ``k`` times with the sampler, a gold request once, so the
+sampler's rate and budget control see every label and select fewer items to make
+room (counted in ``streamsift_quality_extra_labels_total{kind}``). Gold requests
+are not in the decision log: a worker killed between logging a batch and sending
+its requests re-sends the real requests, not the gold ones (a lost gold probe).
+
 The agent acknowledges the batch's offsets only after ``process`` returned, so an
 event is committed only once everything it caused is on the broker.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 import uuid
@@ -29,10 +45,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamsift.config import Settings
+from streamsift.core.quality import GoldMixer, GoldRequest, GoldSet, RedundancyPolicy
 from streamsift.core.types import CoreEvent, Decision
 from streamsift.errors import SchemaError
 from streamsift.metrics import Metrics
-from streamsift.schemas import InferenceEvent, Limits, decode
+from streamsift.schemas import InferenceEvent, LabelRequest, Limits, PendingItem, decode
 from streamsift.stream.convert import build_request, drift_event, to_core_event
 from streamsift.stream.deadletter import DeadLetters
 from streamsift.stream.decisions import LoggedDecision, encode_batches
@@ -80,6 +97,8 @@ class _Selected:
     event_id: str
     event: CoreEvent | None = None
     at: float = 0.0
+    n_labels: int = 1
+    gold: bool = False
 
 
 class Scorer:
@@ -131,6 +150,14 @@ class Scorer:
         self.dead_letters = DeadLetters(sink, settings.topic_dead_letters, metrics, clock)
         self._selection_ratio: float | None = None
         self._last_time = 0.0
+        self.redundancy = RedundancyPolicy(
+            share=settings.redundancy_share, k=settings.redundancy_k, seed=settings.seed
+        )
+        self.gold: GoldMixer | None = None
+        if settings.gold_path and settings.gold_rate > 0:
+            self.gold = GoldMixer(
+                GoldSet.from_jsonl(settings.gold_path), rate=settings.gold_rate, seed=settings.seed
+            )
 
     def _log_time(self, rec: SourceRecord | None) -> float:
         """The sampler's clock: the record's Kafka timestamp (its arrival in the log).
@@ -194,6 +221,9 @@ class Scorer:
                     req, pend = build_request(
                         event, decision, request_id=str(request_id), now=now, allowed=allowed
                     )
+                    n = self.redundancy.decide(decision.score)
+                    req = req.model_copy(update={"annotators_needed": n})
+                    pend = pend.model_copy(update={"annotators_needed": n})
                     selected.append(
                         _Selected(
                             decision,
@@ -202,8 +232,12 @@ class Scorer:
                             event.event_id,
                             core,
                             at,
+                            n,
                         )
                     )
+                    drawn = self.gold.draw() if self.gold is not None else None
+                    if drawn is not None:
+                        selected.append(self._gold_request(drawn, req, decision, at))
             except Exception as exc:  # a core bug must not stop the stream: dead-letter it
                 log.exception("processing event %s failed", event.event_id)
                 acks.append(await self._dead(rec, "processing_error", repr(exc)))
@@ -268,12 +302,61 @@ class Scorer:
             ]
         )
         confirm_event = getattr(self.sampler, "confirm_event", None)
+        m = self.metrics
         for x in selected:
             if x.event is not None and callable(confirm_event):
                 confirm_event(x.decision, x.event, x.at)  # also feeds the diversity memory
             else:
                 self.sampler.confirm(x.decision, x.at)
-            self.metrics.label_requests.labels(arm=x.decision.arm).inc()
+            for _ in range(x.n_labels - 1):  # every extra annotator is one more label
+                self.sampler.confirm(x.decision, x.at)
+            m.label_requests.labels(arm=x.decision.arm).inc()
+            if x.gold:
+                m.extra_labels.labels(kind="gold").inc()
+            elif x.n_labels > 1:
+                m.extra_labels.labels(kind="redundancy").inc(x.n_labels - 1)
+
+    def _gold_request(
+        self, drawn: GoldRequest, alongside: LabelRequest, decision: Decision, at: float
+    ) -> _Selected:
+        """A gold request shaped like ``alongside`` (same arm, score, p, region,
+        strategy, time) under fresh opaque ids, and its pending item with the answer."""
+        allowed = self.settings.labeller_features
+        feats = dict(drawn.gold.features)
+        shown = feats if allowed is None else {k: feats[k] for k in allowed if k in feats}
+        event_id = uuid.uuid4().hex
+        req = alongside.model_copy(
+            update={
+                "request_id": drawn.request_id,
+                "event_id": event_id,
+                "features": shown,
+                "annotators_needed": 1,
+            }
+        )
+        pend = PendingItem(
+            event_id=event_id,
+            request_id=drawn.request_id,
+            features=feats,
+            score=alongside.score,
+            p=alongside.p,
+            arm=alongside.arm,
+            region=alongside.region,
+            requested_at=alongside.requested_at,
+            annotators_needed=1,
+            gold_label=drawn.gold.label,
+            scored_model_version=alongside.scored_model_version,
+        )
+        gold_decision = dataclasses.replace(decision, event_id=event_id, drift=())
+        return _Selected(
+            gold_decision,
+            req.model_dump_json().encode(),
+            pend.model_dump_json().encode(),
+            event_id,
+            None,
+            at,
+            1,
+            True,
+        )
 
     async def flush_drift(self) -> int:
         """Close the drift windows of quiet regions (timer); send their events."""
@@ -337,7 +420,7 @@ class Scorer:
         sent = await self.reader.request_ids_since(since)
         at = self._log_time(None)
         missing = [
-            _Selected(_as_decision(d), req, pend, eid, None, at)
+            _Selected(_as_decision(d), req, pend, eid, None, at, _annotators_needed(req))
             for eid, (d, (req, pend), _) in uncertain.items()
             if d.request_id not in sent
         ]
@@ -366,3 +449,11 @@ def _as_decision(d: LoggedDecision) -> Decision:
         reason="selected",
         model_version=d.model_version,
     )
+
+
+def _annotators_needed(request: bytes) -> int:
+    """``annotators_needed`` of a logged request (1 for records logged before it existed)."""
+    try:
+        return max(1, int(json.loads(request).get("annotators_needed", 1)))
+    except (ValueError, TypeError, AttributeError):
+        return 1
