@@ -135,7 +135,10 @@ class StreamService:
         self.registry = registry
         self.worker_id = worker_id or s.worker_id or default_worker_id()
         self.metrics = Metrics(
-            registry, max_regions=s.max_regions, max_features=s.metrics_max_features
+            registry,
+            max_regions=s.max_regions,
+            max_features=s.metrics_max_features,
+            max_annotators=s.metrics_max_annotators,
         )
         self.app = app = faust.App(
             s.app_id,

@@ -358,7 +358,8 @@ class Joiner:
         if isinstance(out, NeedsMoreOpinions):
             await self._ask_again(key, entry, out, now)
             return "more_opinions"
-        self._known.discard(out.item_id)
+        if not isinstance(out, Aggregated):
+            self._known.discard(out.item_id)
         if len(entry.labels) >= 2:
             self._window.append(tuple(lab for _, lab, _ in entry.labels))
         if isinstance(out, HeldOut):
@@ -395,6 +396,7 @@ class Joiner:
             )
         )
         self.store[key] = StoreEntry("joined", now).encode()
+        self._known.discard(out.item_id)  # after the marker: a label read meanwhile is late
         m.aggregated.labels(method=out.method).inc()
         m.labels_joined.labels(arm=item.arm).inc()
         m.label_latency.observe(max(0.0, trained.labelled_at - trained.requested_at))
