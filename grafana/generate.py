@@ -554,6 +554,107 @@ def drift() -> dict[str, Any]:
     )
 
 
+def annotator_quality() -> list[dict[str, Any]]:
+    """The "Annotator quality" row shared by the labelling and effectiveness dashboards."""
+    extra = "streamsift_quality_extra_labels_total"
+    return [
+        row("Annotator quality"),
+        timeseries(
+            "Annotator accuracy by source",
+            "Per-annotator accuracy: on injected gold items (gold) and estimated by"
+            " Dawid-Skene over redundantly labelled items (dawid_skene). Below"
+            " STREAMSIFT_QUALITY_FLAG_BELOW (0.8) with enough answers, the annotator is flagged.",
+            [
+                (
+                    "min by (annotator, source) ("
+                    + sel("streamsift_quality_annotator_accuracy_ratio")
+                    + ")",
+                    "{{annotator}} {{source}}",
+                )
+            ],
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+            thresholds=(("red", None), ("green", 0.8)),
+            threshold_lines=True,
+        ),
+        stat(
+            "Flagged annotators",
+            "Annotators currently flagged (accuracy below threshold); their labels are"
+            " down-weighted or excluded (STREAMSIFT_QUALITY_POLICY). Alert: AnnotatorFlagged.",
+            [
+                (
+                    "count (max by (annotator) ("
+                    + sel("streamsift_quality_annotator_flagged")
+                    + ") == 1) or vector(0)",
+                    "flagged",
+                )
+            ],
+            unit="none",
+            thresholds=(("green", None), ("red", 1)),
+        ),
+        stat(
+            "Contradictions of a confident model per hour",
+            "Single labels that contradicted a confident online model and were sent for a"
+            " second opinion (STREAMSIFT_CONTRADICTION_CONFIDENCE).",
+            [(f"sum ({rate('streamsift_quality_contradictions_total')}) * 3600", "per hour")],
+            unit="short",
+        ),
+        timeseries(
+            "Extra labels per hour by kind",
+            "Labels beyond one per selected item (gold probes, redundancy, second and extra"
+            " opinions); they spend the same capacity and budget as the rest.",
+            [(f"sum by (kind) ({rate(extra)}) * 3600", "{{kind}}")],
+            unit="short",
+            stack="normal",
+            minimum=0,
+        ),
+        timeseries(
+            "Gold answers per hour by result",
+            "Answers to injected gold items, right and wrong, all annotators.",
+            [
+                (
+                    f"sum by (result) ({rate('streamsift_quality_gold_answers_total')}) * 3600",
+                    "{{result}}",
+                )
+            ],
+            unit="short",
+            stack="normal",
+            minimum=0,
+        ),
+        timeseries(
+            "Items resolved per hour: aggregated by method, held out by reason",
+            "Only aggregates train the model; held-out items had unresolved labels (tie, low"
+            " confidence, contradiction without second opinion, timeout).",
+            [
+                (
+                    f"sum by (method) ({rate('streamsift_quality_aggregated_total')}) * 3600",
+                    "aggregated {{method}}",
+                ),
+                (
+                    f"sum by (reason) ({rate('streamsift_quality_held_out_total')}) * 3600",
+                    "held out {{reason}}",
+                ),
+            ],
+            unit="short",
+            minimum=0,
+        ),
+        timeseries(
+            "Inter-annotator agreement",
+            "Fleiss' kappa and Krippendorff's alpha over recent multi-label items (1: perfect,"
+            " 0: chance).",
+            [
+                (
+                    "min by (statistic) (" + sel("streamsift_quality_agreement_ratio") + ")",
+                    "{{statistic}}",
+                )
+            ],
+            unit="none",
+            maximum=1,
+        ),
+    ]
+
+
 def labelling() -> dict[str, Any]:
     requests = "streamsift_scorer_label_requests_total"
     joined = "streamsift_join_labels_joined_total"
@@ -724,13 +825,15 @@ def labelling() -> dict[str, Any]:
             minimum=0,
             width=24,
         ),
+        *annotator_quality(),
     ]
     return dashboard(
         "streamsift-labelling",
         "streamsift / Labelling capacity",
         "Are we asking for as many labels as the team and the budget allow, and are they"
-        " coming back in time? (Label arrivals per annotator team need a team label on"
-        " streamsift_join_label_arrivals_total; see docs/operations.md.)",
+        " coming back in time, and are the annotators right? (Label arrivals per annotator"
+        " team need a team label on streamsift_join_label_arrivals_total; see"
+        " docs/operations.md.)",
         items,
         [REGION_VAR],
     )
@@ -865,13 +968,13 @@ def effectiveness() -> dict[str, Any]:
             stack="normal",
             minimum=0,
         ),
+        *annotator_quality(),
     ]
     return dashboard(
         "streamsift-effectiveness",
         "streamsift / Active-learning effectiveness",
         "Is active selection paying off? Control-arm accuracy, lift, model progress and"
-        " bootstrap. (Annotator quality awaits the quality-control metrics; see"
-        " docs/operations.md.)",
+        " bootstrap, and the quality of the labels it learns from.",
         items,
         [MODEL_VAR],
     )
