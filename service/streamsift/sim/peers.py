@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -267,6 +268,18 @@ class SkactivemlPolicy(_ModelPolicy):
                 vec[0, k] = v
         total = vec.sum()
         self._clf.current = vec / total if total > 0 else np.full_like(vec, 1.0 / vec.shape[1])
+        with warnings.catch_warnings():
+            # Parzen-window bandwidth notices on windows without variance, per event.
+            warnings.simplefilter("ignore", UserWarning)
+            queried = self._query(cand)
+        ask = len(queried) > 0 or known < 2
+        if self._pal:
+            self._X.append(row)
+            self._y.append(self._index[ev.y] if ask else -1)
+        return self.budget if ask else 0.0
+
+    def _query(self, cand: Any) -> Any:
+        np = self._np
         if self._pal:
             X = np.asarray(self._X) if self._X else cand
             y = np.asarray(self._y) if self._X else np.asarray([-1])
@@ -277,8 +290,4 @@ class SkactivemlPolicy(_ModelPolicy):
         else:
             queried = self._qs.query(cand, self._clf, fit_clf=False)
             self._qs.update(cand, queried)
-        ask = len(queried) > 0 or known < 2
-        if self._pal:
-            self._X.append(row)
-            self._y.append(self._index[ev.y] if ask else -1)
-        return self.budget if ask else 0.0
+        return queried
