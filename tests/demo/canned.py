@@ -1,7 +1,9 @@
 """A canned demo recording: 60 one-second scrapes of a worker that behaves as expected.
 
 Not a test module. 250 events/s; label requests at 9/s (10 % control); labels joined
-two seconds later; the model version goes up every 10 s; ap-south drifts at t = 24 s
+two seconds later; 10 % of requests go to three annotators and 5 % are gold items,
+annotator-4 is flagged from t = 30 s; the model version goes up every 10 s; ap-south
+drifts at t = 24 s
 (its KS statistic jumps, a drifted window is counted at t = 30 s and its share of
 requests rises from 20 % to 50 %); the online model's control-arm accuracy climbs
 from 0.6 to 0.8.
@@ -59,6 +61,29 @@ def sample(t: int) -> Sample:
         v[_k("streamsift_control_accuracy_ratio", model="online", bound=bound)] = acc + d
         v[_k("streamsift_control_accuracy_ratio", model="production", bound=bound)] = 0.7 + d
     v[_k("streamsift_control_lift_ratio", bound="estimate")] = acc - 0.7
+    # quality control: 10 % of requests go to 3 annotators (2 extra labels each), 5 % of
+    # requests are gold; annotator-4 gets a third of its gold items wrong and is flagged
+    v[_k("streamsift_quality_extra_labels_total", kind="redundancy")] = 0.2 * requests
+    v[_k("streamsift_quality_extra_labels_total", kind="gold")] = 0.05 * requests
+    v[_k("streamsift_quality_extra_labels_total", kind="second_opinion")] = 0.0
+    v[_k("streamsift_join_label_arrivals_total")] = 1.2 * joined
+    gold_each = float(t // 6)
+    for a in ("annotator-0", "annotator-4"):
+        wrong = gold_each // 3 if a == "annotator-4" else 0.0
+        v[_k("streamsift_quality_gold_answers_total", annotator=a, result="correct")] = (
+            gold_each - wrong
+        )
+        v[_k("streamsift_quality_gold_answers_total", annotator=a, result="wrong")] = wrong
+        if gold_each:
+            v[_k("streamsift_quality_annotator_accuracy_ratio", annotator=a, source="gold")] = (
+                1 - wrong / gold_each
+            )
+        v[_k("streamsift_quality_annotator_flagged", annotator=a)] = float(
+            a == "annotator-4" and t >= 30
+        )
+    v[_k("streamsift_quality_aggregated_total", method="single")] = 0.8 * joined
+    v[_k("streamsift_quality_aggregated_total", method="majority")] = 0.2 * joined
+    v[_k("streamsift_quality_agreement_ratio", statistic="fleiss_kappa")] = 0.85
     return Sample(float(t), v)
 
 

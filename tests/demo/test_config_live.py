@@ -55,13 +55,18 @@ def test_live_view_renders_the_numbers() -> None:
     assert st.requests_per_s == pytest.approx(9.0)
     assert st.model_version == 6
     assert st.alarms == {"ap-south": 1}
+    assert st.labels_per_s == pytest.approx(10.8)
+    assert st.extra_labels == 108
+    assert st.flagged == ("annotator-4",)
     console = Console(record=True, width=140)
     console.print(render(st))
     text = console.export_text()
-    for needle in ("250/s", "9.0/s of capacity 10.0/s", "ap-south: 1", "online 80.0%",
-                   "model version", "http://p"):  # fmt: skip
+    for needle in ("250/s", "10.8/s of capacity 10.0/s", "+108 quality-control labels",
+                   "ap-south: 1", "online 80.0%", "model version", "http://p",
+                   "lowest gold accuracy annotator-4 70%; flagged: annotator-4"):  # fmt: skip
         assert needle in text
     assert "events 250/s" in status_line(st)
+    assert "flagged annotator-4" in status_line(st)
 
 
 def test_live_view_before_the_first_scrape() -> None:

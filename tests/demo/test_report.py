@@ -52,7 +52,17 @@ def test_figures_from_the_canned_run() -> None:
     assert f.drift_share_before == pytest.approx(0.2)
     assert f.drift_share_after == pytest.approx(0.5)
     assert f.online_accuracy is not None and f.online_accuracy.value == pytest.approx(0.8)
-    assert f.spend == pytest.approx(270.0)
+    assert f.labels_asked == 540 + 108  # requests (gold included) + redundant annotators
+    assert f.labels_rate == pytest.approx(10.8)
+    assert f.spend == pytest.approx(648 * 0.5)
+    assert f.extra_labels == {"gold": 27, "redundancy": 108}
+    assert f.gold_answers == {
+        "annotator-0": {"correct": 10, "wrong": 0},
+        "annotator-4": {"correct": 7, "wrong": 3},
+    }
+    assert f.annotator_accuracy["annotator-4"] == pytest.approx(0.7)
+    assert f.flagged == ["annotator-4"]
+    assert f.aggregated == {"majority": 104, "single": 418}
 
 
 def test_figures_of_an_empty_recording_are_zeros() -> None:
@@ -82,6 +92,8 @@ def test_report_states_measured_and_simulated_figures() -> None:
     assert "| model version | 0 → 6 |" in text
     assert "6 s after the drift reached the worker" in text
     assert "20.0% before the drift, 50.0% after" in text
+    assert "| labels asked of the team | 648 (one per request, +108 redundancy) |" in text
+    assert "| annotator-4 | 0 | 0 (0.0%) | 7/3 | 70% | **yes** |" in text
     assert "**Simulated, not measured live.**" in text
     assert "savings factor" in text
     for name in PLOTS:
@@ -91,9 +103,11 @@ def test_report_states_measured_and_simulated_figures() -> None:
 def test_report_without_offline_result_says_why() -> None:
     rec = canned.recording()
     info = RunInfo(run_id="demo-test", interrupted=True, offline_status="was stopped")
+    info.label_sim = {"given": {"annotator-4": 40}, "wrong": {"annotator-4": 10}}
     text = render_report(CFG, compute_figures(rec, CFG), info, None, [])
     assert "**Interrupted (Ctrl-C)**" in text
     assert "No savings figure: the offline simulation was stopped." in text
+    assert "| annotator-4 | 40 | 10 (25.0%) | 7/3 | 70% | **yes** |" in text
 
 
 def test_savings_below_one_is_reported_as_such() -> None:
@@ -115,6 +129,7 @@ def test_write_report_and_every_plot(tmp_path: Path) -> None:
     assert report.read_text(encoding="utf-8").startswith("# streamsift demo x")
     doc = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
     assert doc["live"]["requests_total"] == 540
+    assert doc["live"]["flagged"] == ["annotator-4"]
     series = json.loads((tmp_path / "timeseries.json").read_text(encoding="utf-8"))
     assert len(series["samples"]) == len(rec)
 

@@ -39,8 +39,8 @@ def _summary(console: Console, report: Path) -> None:
     acc = live.get("online_accuracy")
     lines = [
         f"events {live['events']:,} ({live['events_per_s']:,.0f}/s)"
-        f" · label requests {live['requests_total']:,}"
-        f" ({live['request_rate']:.1f}/s, capacity {live['capacity_per_s']:.1f}/s)"
+        f" · labels asked {live['labels_asked']:,}"
+        f" ({live['labels_rate']:.1f}/s, capacity {live['capacity_per_s']:.1f}/s)"
         f" · labels joined {live['joined_total']:,}"
         f" · model v{live['model_version_first']} → v{live['model_version_last']}",
         "drift alarms " + (", ".join(f"{k} {v}" for k, v in live["drift_alarms"].items() if v)
@@ -48,7 +48,8 @@ def _summary(console: Console, report: Path) -> None:
         + (f" · detected {live['detection_delay_s']:.0f} s after the drift"
            if live.get("detection_delay_s") is not None else ""),
         "online model on control labels "
-        + (f"{acc['value']:.1%} [{acc['low']:.1%}, {acc['high']:.1%}]" if acc else "n/a"),
+        + (f"{acc['value']:.1%} [{acc['low']:.1%}, {acc['high']:.1%}]" if acc else "n/a")
+        + " · flagged annotators: " + (", ".join(live["flagged"]) or "none"),
     ]  # fmt: skip
     if off:
         lines.append(

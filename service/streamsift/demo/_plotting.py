@@ -11,7 +11,7 @@ from streamsift.demo.figures import DECISIONS, Figures
 from streamsift.demo.series import Recording
 
 REGION_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
-ARM_COLORS = {"active": "#1f77b4", "control": "#2ca02c", "bootstrap": "#bcbd22"}
+ARM_COLORS = {"active": "#1f77b4", "control": "#2ca02c", "bootstrap": "#bcbd22", "extra": "#9467bd"}
 
 
 def pyplot() -> Any:

@@ -15,7 +15,7 @@ Examples
 >>> cfg.capacity_per_hour, round(cfg.capacity_per_s, 3), round(cfg.target_fraction, 4)
 (36000.0, 10.0, 0.04)
 >>> cfg.noise_by_annotator, cfg.offline_events, DemoConfig(minutes=3).offline_events
-((0.0, 0.0, 0.0, 0.0, 0.25), 4000, 20000)
+((0.0, 0.0, 0.0, 0.0, 0.3), 4000, 20000)
 >>> sorted(cfg.worker_env("demo-x")).count("STREAMSIFT_CAPACITY_PER_HOUR")
 1
 """
@@ -72,6 +72,9 @@ class DemoConfig:
         Simulated seconds per real second for the team.
     control_share
         Share of the label budget spent on uniform control picks.
+    gold_rate, gold_items
+        Share of requests that carry a gold item (known answer), and how many distinct
+        gold items there are; the worker flags annotators who get them wrong.
     min_labels
         Labels before the worker leaves its uniform cold start.
     kafka_port
@@ -99,10 +102,12 @@ class DemoConfig:
     drift_shift: float = 1.5
     annotators: int = 5
     labels_per_hour: float = 120.0
-    noisy_annotator_noise: float = 0.25
+    noisy_annotator_noise: float = 0.3
     delay_median_s: float = 60.0
     time_scale: float = 60.0
     control_share: float = 0.1
+    gold_rate: float = 0.08
+    gold_items: int = 200
     min_labels: int = 150
     kafka_port: int | None = None
     bootstrap: str | None = None
@@ -125,6 +130,8 @@ class DemoConfig:
             ("delay_median_s", self.delay_median_s >= 0),
             ("time_scale", self.time_scale > 0),
             ("control_share", 0 <= self.control_share < 1),
+            ("gold_rate", 0 <= self.gold_rate < 1),
+            ("gold_items", self.gold_items >= 1),
             ("min_labels", self.min_labels >= 0),
             ("kafka_port", self.kafka_port is None or 0 < self.kafka_port < 65536),
             ("sim_events", self.sim_events is None or self.sim_events >= 0),
@@ -223,6 +230,8 @@ class DemoConfig:
             "STREAMSIFT_COST_PER_LABEL": f"{self.cost_per_label:g}",
             "STREAMSIFT_CONTROL_SHARE": f"{self.control_share:g}",
             "STREAMSIFT_MIN_LABELS": str(self.min_labels),
+            "STREAMSIFT_GOLD_RATE": f"{self.gold_rate:g}",
+            "STREAMSIFT_QUALITY_GOLD_MIN_ANSWERS": "10",
             "STREAMSIFT_SEED": str(self.seed),
             "STREAMSIFT_TAKE_BATCH": "200",
             "STREAMSIFT_TAKE_WITHIN_SECONDS": "0.1",

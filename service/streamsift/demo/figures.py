@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 from streamsift.demo.config import DemoConfig
+from streamsift.demo.promtext import Sample
 from streamsift.demo.series import Recording
 
-__all__ = ["Figures", "Interval", "compute_figures"]
+__all__ = ["Figures", "Interval", "compute_figures", "labels_asked"]
 
 EVENTS = "streamsift_scorer_events_consumed_total"
 REQUESTS = "streamsift_scorer_label_requests_total"
@@ -38,6 +39,14 @@ JOINED = "streamsift_join_labels_joined_total"
 DECISIONS = "streamsift_scorer_decisions_total"
 DRIFT = "streamsift_drift_events_total"
 ACCURACY = "streamsift_control_accuracy_ratio"
+EXTRA = "streamsift_quality_extra_labels_total"
+GOLD = "streamsift_quality_gold_answers_total"
+
+
+def labels_asked(sample: Sample) -> float:
+    """Labels asked of the team: every request (gold ones included) plus the extra
+    annotators of redundant items and the extra opinions (each is one more label)."""
+    return sample.total(REQUESTS) + sample.total(EXTRA) - sample.total(EXTRA, kind="gold")
 
 
 class Interval(NamedTuple):
@@ -80,6 +89,16 @@ class Figures:
     lift: Interval | None = None
     spend: float = 0.0
     dead_letters: int = 0
+    labels_asked: int = 0
+    labels_rate: float = 0.0
+    extra_labels: dict[str, int] = field(default_factory=dict)
+    label_messages: int = 0
+    aggregated: dict[str, int] = field(default_factory=dict)
+    held_out: dict[str, int] = field(default_factory=dict)
+    gold_answers: dict[str, dict[str, int]] = field(default_factory=dict)
+    annotator_accuracy: dict[str, float] = field(default_factory=dict)
+    flagged: list[str] = field(default_factory=list)
+    agreement: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -145,6 +164,14 @@ def compute_figures(rec: Recording, cfg: DemoConfig) -> Figures:
         delay = first_alarm[cfg.drift_region] - drift_t
     total_requests = sum(requests.values())
     rejected = last.by("streamsift_join_labels_rejected_total", "reason")
+    asked = round(labels_asked(last))
+    gold: dict[str, dict[str, int]] = {}
+    for (name, labels), v in sorted(last.values.items()):
+        lab = dict(labels)
+        if name == GOLD and v == v:
+            gold.setdefault(lab["annotator"], {})[lab.get("result", "?")] = round(v)
+    gold = {a: g for a, g in gold.items() if sum(g.values())}
+    flagged = last.by("streamsift_quality_annotator_flagged", "annotator")
     return Figures(
         seconds=rec.span,
         events=round(last.total(EVENTS)),
@@ -174,6 +201,26 @@ def compute_figures(rec: Recording, cfg: DemoConfig) -> Figures:
         online_accuracy=_interval(rec, ACCURACY, model="online"),
         production_accuracy=_interval(rec, ACCURACY, model="production"),
         lift=_interval(rec, "streamsift_control_lift_ratio"),
-        spend=total_requests * cfg.cost_per_label,
+        spend=asked * cfg.cost_per_label,
         dead_letters=int(last.total("streamsift_deadletters_total")),
+        labels_asked=asked,
+        labels_rate=(labels_asked(in_traffic[-1]) - labels_asked(first)) / span,
+        extra_labels={k: round(v) for k, v in sorted(last.by(EXTRA, "kind").items()) if v},
+        label_messages=round(last.total("streamsift_join_label_arrivals_total")),
+        aggregated=_nonzero(last.by("streamsift_quality_aggregated_total", "method")),
+        held_out=_nonzero(last.by("streamsift_quality_held_out_total", "reason")),
+        gold_answers=gold,
+        annotator_accuracy=dict(
+            sorted(
+                last.by(
+                    "streamsift_quality_annotator_accuracy_ratio", "annotator", source="gold"
+                ).items()
+            )
+        ),
+        flagged=sorted(k for k, v in flagged.items() if v >= 1),
+        agreement=dict(sorted(last.by("streamsift_quality_agreement_ratio", "statistic").items())),
     )
+
+
+def _nonzero(values: dict[str, float]) -> dict[str, int]:
+    return {k: round(v) for k, v in sorted(values.items()) if v}

@@ -16,7 +16,7 @@ Examples
 >>> st.events_per_s, st.model_version
 (250.0, 2)
 >>> status_line(st)[:49]
-'[  5s/60s] events 250/s  requests 0.0/s (cap 10.0'
+'[  5s/60s] events 250/s  labels 0.0/s (cap 10.0) '
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ from rich.table import Table
 from rich.text import Text
 
 from streamsift.demo.config import DemoConfig
-from streamsift.demo.figures import ACCURACY, DRIFT, EVENTS, JOINED, REQUESTS
+from streamsift.demo.figures import (
+    ACCURACY,
+    DRIFT,
+    EVENTS,
+    GOLD,
+    JOINED,
+    REQUESTS,
+    labels_asked,
+)
 from streamsift.demo.series import Recording
 
 __all__ = ["LiveStatus", "live_status", "render", "status_line"]
@@ -47,8 +55,10 @@ class LiveStatus:
     events: int = 0
     events_per_s: float = 0.0
     requests_per_s: float = 0.0
+    labels_per_s: float = 0.0
     capacity_per_s: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)
+    extra_labels: int = 0
     selection_ratio: float = 0.0
     target_ratio: float = 0.0
     pending: int = 0
@@ -61,6 +71,9 @@ class LiveStatus:
     production: tuple[float, float, float] | None = None
     control_labels: int = 0
     spend: float = 0.0
+    gold_answers: int = 0
+    gold_accuracy: dict[str, float] = field(default_factory=dict)
+    flagged: tuple[str, ...] = ()
     links: dict[str, str] = field(default_factory=dict)
     note: str = ""
 
@@ -105,12 +118,16 @@ def live_status(
         return last.value(name) or 0.0
 
     requests = {k: int(v) for k, v in sorted(last.by(REQUESTS, "arm").items())}
+    asked = labels_asked(last)
+    flagged = last.by("streamsift_quality_annotator_flagged", "annotator")
     return replace(
         base,
         events=int(last.total(EVENTS)),
         events_per_s=_last_rate(rec, EVENTS),
         requests_per_s=_last_rate(rec, REQUESTS),
+        labels_per_s=(rec.rate_of(labels_asked, window=5.0, min_window=1.0) or [(0.0, 0.0)])[-1][1],
         requests=requests,
+        extra_labels=round(asked - sum(requests.values())),
         selection_ratio=g("streamsift_sampler_selection_ratio"),
         target_ratio=g("streamsift_sampler_target_selection_ratio"),
         pending=int(g("streamsift_join_pending_items")),
@@ -124,7 +141,12 @@ def live_status(
         online=_acc(rec, "online"),
         production=_acc(rec, "production"),
         control_labels=int(last.total(JOINED, arm="control")),
-        spend=sum(requests.values()) * cfg.cost_per_label,
+        spend=asked * cfg.cost_per_label,
+        gold_answers=round(last.total(GOLD)),
+        gold_accuracy=last.by(
+            "streamsift_quality_annotator_accuracy_ratio", "annotator", source="gold"
+        ),
+        flagged=tuple(sorted(k for k, v in flagged.items() if v >= 1)),
     )
 
 
@@ -148,13 +170,16 @@ def render(st: LiveStatus) -> RenderableType:
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column()
     t.add_row("events", f"{st.events_per_s:,.0f}/s   ({st.events:,} in all)")
-    use = min(st.requests_per_s / st.capacity_per_s, 1.5) if st.capacity_per_s else 0.0
+    use = min(st.labels_per_s / st.capacity_per_s, 1.5) if st.capacity_per_s else 0.0
     bar = ProgressBar(total=1.5, completed=use, width=30)
     arms = "  ".join(f"{k} {v:,}" for k, v in st.requests.items() if v)
+    extra = f"  +{st.extra_labels:,} quality-control labels" if st.extra_labels else ""
     t.add_row(
-        "label requests",
+        "labels asked",
         Group(
-            Text(f"{st.requests_per_s:.1f}/s of capacity {st.capacity_per_s:.1f}/s   {arms}"), bar
+            Text(f"{st.labels_per_s:.1f}/s of capacity {st.capacity_per_s:.1f}/s"),
+            bar,
+            Text(f"requests: {arms or 'none yet'}{extra}"),
         ),
     )
     t.add_row("selection rate", f"{st.selection_ratio:.2%} (target {st.target_ratio:.2%})")
@@ -170,6 +195,7 @@ def render(st: LiveStatus) -> RenderableType:
         f"online {_fmt_acc(st.online)}  vs production {_fmt_acc(st.production)}"
         f"  ({st.control_labels} control labels)",
     )
+    t.add_row("annotators", _quality(st))
     for name, url in st.links.items():
         t.add_row(name, url)
     title = f"streamsift demo  {_clock(st.elapsed)} / {_clock(st.duration)}"
@@ -177,12 +203,22 @@ def render(st: LiveStatus) -> RenderableType:
     return Panel(t, title=title, subtitle=subtitle, expand=False)
 
 
+def _quality(st: LiveStatus) -> str:
+    if not st.gold_answers:
+        return "no gold answers yet"
+    worst = sorted(st.gold_accuracy.items(), key=lambda kv: kv[1])[:1]
+    low = f"; lowest gold accuracy {worst[0][0]} {worst[0][1]:.0%}" if worst else ""
+    flagged = ", ".join(st.flagged) if st.flagged else "none"
+    return f"{st.gold_answers} gold answers{low}; flagged: {flagged}"
+
+
 def status_line(st: LiveStatus) -> str:
     """The same numbers on one line (output that is not a terminal)."""
     alarms = ",".join(f"{k}:{v}" for k, v in st.alarms.items()) or "0"
     return (
         f"[{st.elapsed:3.0f}s/{st.duration:.0f}s] events {st.events_per_s:,.0f}/s"
-        f"  requests {st.requests_per_s:.1f}/s (cap {st.capacity_per_s:.1f})"
+        f"  labels {st.labels_per_s:.1f}/s (cap {st.capacity_per_s:.1f})"
         f"  pending {st.pending}  joined {st.joined}  model v{st.model_version}"
         f"  drift alarms {alarms}  online acc {_fmt_acc(st.online)}"
+        f"  flagged {','.join(st.flagged) or '-'}"
     )

@@ -21,7 +21,7 @@ from streamsift.demo._plotting import (
     regions,
 )
 from streamsift.demo.config import DemoConfig
-from streamsift.demo.figures import DECISIONS, DRIFT, REQUESTS, Figures
+from streamsift.demo.figures import DECISIONS, DRIFT, EXTRA, REQUESTS, Figures
 from streamsift.demo.model_plots import plot_accuracy, plot_savings
 from streamsift.demo.offline import OfflineResult
 from streamsift.demo.series import Recording
@@ -36,14 +36,21 @@ def plot_selection(rec: Recording, cfg: DemoConfig, figs: Figures, path: Path) -
         2, 1, figsize=(9, 5.5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
     )
     arms = [a for a in ("active", "control", "bootstrap") if figs.requests.get(a)]
-    series = {a: rec.rate(REQUESTS, window=5.0, min_window=1.0, arm=a) for a in arms}
-    if arms and series[arms[0]]:
-        ts = [t for t, _ in series[arms[0]]]
+    series = {f"requests: {a}": rec.rate(REQUESTS, window=5.0, min_window=1.0, arm=a) for a in arms}
+    colors = [ARM_COLORS[a] for a in arms]
+    if any(k != "gold" for k in figs.extra_labels):
+        series["quality control: extra labels"] = rec.rate_of(
+            lambda s: s.total(EXTRA) - s.total(EXTRA, kind="gold"), window=5.0, min_window=1.0
+        )
+        colors.append(ARM_COLORS["extra"])
+    names = list(series)
+    if names and series[names[0]]:
+        ts = [t for t, _ in series[names[0]]]
         top.stackplot(
             ts,
-            *[[v for _, v in series[a]] for a in arms],
-            labels=[f"requests: {a}" for a in arms],
-            colors=[ARM_COLORS[a] for a in arms],
+            *[[v for _, v in series[n]] for n in names],
+            labels=names,
+            colors=colors,
             alpha=0.75,
         )
     else:
@@ -54,7 +61,7 @@ def plot_selection(rec: Recording, cfg: DemoConfig, figs: Figures, path: Path) -
         top.plot(*zip(*target, strict=True), color="black", linewidth=1, label="worker target rate")
     drift_line(top, figs, cfg)
     top.set_ylabel("labels per second")
-    peak = max((sum(v) for v in zip(*([y for _, y in series[a]] for a in arms), strict=True)),
+    peak = max((sum(v) for v in zip(*([y for _, y in series[n]] for n in names), strict=True)),
                default=0.0)  # fmt: skip
     limit = max(cfg.capacity_per_s * 1.6, min(peak * 1.1, cfg.capacity_per_s * 3))
     top.set_ylim(0, limit)
@@ -62,7 +69,7 @@ def plot_selection(rec: Recording, cfg: DemoConfig, figs: Figures, path: Path) -
         top.annotate(f"peak {peak:.0f}/s (clipped)", (0.01, 0.97), xycoords="axes fraction",
                      va="top", fontsize=8, color="#555555")  # fmt: skip
     top.set_title(
-        f"Label requests against capacity ({figs.request_rate:.1f}/s on average,"
+        f"Labels asked against capacity ({figs.labels_rate:.1f}/s on average,"
         f" capacity {cfg.capacity_per_s:.1f}/s)"
     )
     if top.get_legend_handles_labels()[0]:

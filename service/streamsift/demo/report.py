@@ -49,6 +49,8 @@ def render_report(
         f" {cfg.delay_median_s:g} s, one annotator wrong {cfg.noisy_annotator_noise:.0%} of the"
         f" time) at x{cfg.time_scale:g} speed, so the worker's capacity was"
         f" {cfg.capacity_per_hour:,.0f} labels/hour of wall-clock time ({cfg.capacity_per_s:g}/s)."
+        f" Quality control: {cfg.gold_rate:.0%} of requests carry a gold item (known answer,"
+        f" {cfg.gold_items} distinct); redundancy and second opinions as the worker's defaults."
         f" Control share {cfg.control_share:g}, cold start {cfg.min_labels} labels, cost"
         f" {cfg.cost_per_label:g} per label. Prometheus: {info.prometheus or 'not started'}.",
         "",
@@ -60,9 +62,10 @@ def render_report(
         *savings_section(cfg, figs, offline, info.offline_status),
     ]
     captions = {
-        "selection_vs_capacity.png": "Label requests per second by arm (5 s windows) against"
-        " the team's capacity and the worker's own target rate; the pending queue below."
-        " Measured live.",
+        "selection_vs_capacity.png": "Labels asked per second (5 s windows): requests by arm"
+        " (gold requests included) plus the quality-control extra labels (redundant"
+        " annotators, second opinions), against the team's capacity and the worker's own"
+        " target rate; the pending queue below. Measured live.",
         "drift.png": "Largest KS statistic and PSI over each region's features, updated when"
         " a drift window closes; triangles mark windows flagged as drifted. Measured live.",
         "requests_by_region.png": "Share of label requests by region (10 s windows); the"
@@ -80,7 +83,7 @@ def render_report(
     for name in plots:
         lines += [f"![{name}]({name})", "", captions.get(name, ""), ""]
     lines += ["## Drift", "", *drift_section(info, cfg), "", "## Labelling team", ""]
-    lines += [*team_section(info), ""]
+    lines += [*team_section(info, figs), ""]
     lines += [
         "## What is measured, what is not",
         "",
@@ -89,8 +92,9 @@ def render_report(
         " control-arm accuracy estimates.",
         "- Simulated (offline, same generator and core): the comparison with random sampling"
         " and the savings factor.",
-        "- Quality control (redundant labels, gold items, Dawid-Skene) is not wired into the"
-        " worker yet: every joined label trains the model, the noisy annotator's included.",
+        "- Quality control (live, from the worker's metrics): gold answers, annotator accuracy"
+        " and flags, extra labels, aggregation; label-sim's record of which labels were"
+        " wrong is the ground truth it is compared with.",
         "",
         "## Run",
         "",

@@ -34,6 +34,7 @@ from streamsift.config import Settings, load_settings
 from streamsift.demo.broker import BrokerError, LocalBroker, free_port, repo_root
 from streamsift.demo.config import DemoConfig
 from streamsift.demo.figures import EVENTS
+from streamsift.demo.gold import write_gold_set
 from streamsift.demo.guard import SignalGuard, StopRequestedError
 from streamsift.demo.offline import offline_argv
 from streamsift.demo.procs import ManagedProcess
@@ -82,6 +83,7 @@ class Demo:
         self.folder = _report_folder(cfg.out)
         self.logs = self.folder / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.gold_path = self.logs / "gold.jsonl"
         self.root = repo_root()
         self.rec = Recording()
         self.info = RunInfo(
@@ -112,6 +114,8 @@ class Demo:
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
         env.update(self.cfg.worker_env(self.run_id))
+        if self.cfg.gold_rate > 0:
+            env["STREAMSIFT_GOLD_PATH"] = str(self.gold_path.resolve())
         env.update(
             {
                 "STREAMSIFT_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
@@ -165,6 +169,8 @@ class Demo:
 
     def start_worker(self) -> None:
         self.info.bootstrap = self.bootstrap
+        if self.cfg.gold_rate > 0:
+            write_gold_set(self.gold_path, self.cfg.seed, self.cfg.gold_items)
         self.say(f"worker: starting (app id {self.run_id}, topics {self.run_id}.*)")
         worker = self._spawn("worker", ["worker", "--progress-seconds", "10"], self._env())
         base = f"http://127.0.0.1:{self.web_port}"

@@ -48,6 +48,11 @@ def headline(cfg: DemoConfig, f: Figures) -> list[str]:
     arms = ", ".join(f"{k} {v:,}" for k, v in f.requests.items() if v) or "none"
     joined = ", ".join(f"{k} {v:,}" for k, v in f.joined.items() if v) or "none"
     alarms = ", ".join(f"{k} {v}" for k, v in f.drift_alarms.items() if v) or "none"
+    why = ", ".join(f"{k} labels {v:,}" for k, v in f.labels_rejected.items())
+    rejected = f" ({why})" if why else ""
+    extras = "one per request" + "".join(
+        f", +{v:,} {k.replace('_', ' ')}" for k, v in f.extra_labels.items() if k != "gold"
+    )
     delay = (
         f"{f.detection_delay_s:.0f} s after the drift reached the worker"
         if f.detection_delay_s is not None
@@ -56,14 +61,19 @@ def headline(cfg: DemoConfig, f: Figures) -> list[str]:
     rows = [
         ("traffic", f"{f.events:,} events ({f.events_per_s:,.0f}/s while the producer ran)"),
         ("label requests emitted", f"{f.requests_total:,} ({arms})"),
+        ("labels asked of the team", f"{f.labels_asked:,} ({extras})"),
         (
-            "request rate vs capacity",
-            f"{f.request_rate:.2f}/s vs {f.capacity_per_s:.2f}/s"
-            f" ({f.request_rate / f.capacity_per_s:.0%} of capacity)"
+            "labels asked per second vs capacity",
+            f"{f.labels_rate:.2f}/s vs {f.capacity_per_s:.2f}/s"
+            f" ({f.labels_rate / f.capacity_per_s:.0%} of capacity)"
             if f.capacity_per_s
-            else f"{f.request_rate:.2f}/s",
+            else f"{f.labels_rate:.2f}/s",
         ),
-        ("labels joined", f"{f.joined_total:,} ({joined}); {f.labels_learned:,} learned"),
+        ("labels received", f"{f.label_messages:,}"),
+        (
+            "labels joined (items resolved for training)",
+            f"{f.joined_total:,} ({joined}); {f.labels_learned:,} learned",
+        ),
         ("model version", f"{f.model_version_first} → {f.model_version_last}"),
         ("pending queue", f"{f.pending_last:,} at the end (max {f.pending_max:,})"),
         ("drift alarms (windows)", alarms),
@@ -74,8 +84,8 @@ def headline(cfg: DemoConfig, f: Figures) -> list[str]:
         ),
         ("online model accuracy (control arm)", _ci(f.online_accuracy)),
         ("production model accuracy (control arm)", _ci(f.production_accuracy)),
-        ("spend", f"{_money(f.spend)} ({f.requests_total:,} requests x {cfg.cost_per_label:g})"),
-        ("dead letters", f"{f.dead_letters:,}"),
+        ("spend", f"{_money(f.spend)} ({f.labels_asked:,} labels x {cfg.cost_per_label:g})"),
+        ("dead letters", f"{f.dead_letters:,}{rejected}"),
     ]
     return ["| measured live | value |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
 
@@ -103,7 +113,8 @@ def savings_section(
         f" {c['min_labels']} labels), in fixed-fraction mode at the capacity's share of events"
         f" ({c['budget']:.1%}) rather than the worker's rate mode, with the demo's label"
         f" delay ({c['label_delay']} events) and the team's mean annotator noise"
-        f" ({c['annotator_noise']:.0%}); random sampling at {len(off.random_curve)} budgets,"
+        f" ({c['annotator_noise']:.0%}; one label per item, no quality control); random"
+        f" sampling at {len(off.random_curve)} budgets,"
         f" {c['seeds']} seed(s) each. Accuracy is prequential (each event predicted before"
         f" its label could be used). Finished in {off.seconds:.0f} s.",
         "",
@@ -139,15 +150,40 @@ def savings_section(
     return out
 
 
-def team_section(info: RunInfo) -> list[str]:
-    doc = info.label_sim
+def team_section(info: RunInfo, f: Figures) -> list[str]:
+    """Per annotator: the truth (label-sim's own record) next to what the worker measured."""
+    doc = info.label_sim or {}
+    given, wrong = doc.get("given", {}), doc.get("wrong", {})
+    names = sorted(set(given) | set(f.gold_answers) | set(f.annotator_accuracy))
+    out = [
+        "| annotator | labels given | actually wrong | gold answers (right/wrong) |"
+        " gold accuracy | flagged by the worker |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for a in names:
+        g = f.gold_answers.get(a, {})
+        n = given.get(a, 0)
+        bad = wrong.get(a, 0)
+        acc = f.annotator_accuracy.get(a)
+        out.append(
+            f"| {a} | {n:,} | {bad:,} ({100 * bad / n if n else 0:.1f}%) |"
+            f" {g.get('correct', 0)}/{g.get('wrong', 0)} |"
+            f" {'n/a' if acc is None else f'{acc:.0%}'} | {'**yes**' if a in f.flagged else 'no'} |"
+        )
     if not doc:
-        return ["No label-sim summary (it did not stop cleanly)."]
-    rows = ["| annotator | labels given | wrong | wrong % |", "|---|---:|---:|---:|"]
-    for aid, given in sorted(doc.get("given", {}).items()):
-        wrong = doc.get("wrong", {}).get(aid, 0)
-        rows.append(f"| {aid} | {given} | {wrong} | {100 * wrong / given if given else 0:.1f} |")
-    return rows
+        out += ["", "No label-sim summary (it did not stop cleanly): the truth columns are empty."]
+    agg = ", ".join(f"{k} {v:,}" for k, v in f.aggregated.items()) or "none"
+    held = ", ".join(f"{k} {v:,}" for k, v in f.held_out.items()) or "none"
+    agree = ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in f.agreement.items())
+    out += [
+        "",
+        '"Actually wrong" is label-sim\'s own record of the truth, which the worker never'
+        " sees; the gold columns and the flag are what the worker measured (gold items mixed"
+        " into the requests). Items resolved into training labels, by method: "
+        f"{agg}; held out of training: {held}"
+        + (f"; agreement between annotators: {agree}." if agree else "."),
+    ]
+    return out
 
 
 def drift_section(info: RunInfo, cfg: DemoConfig) -> list[str]:

@@ -24,7 +24,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from streamsift.demo.promtext import Sample
@@ -98,8 +98,14 @@ class Recording:
 
         ``min_window`` (seconds) also gives rates at the start, over shorter windows.
         """
+        return self.rate_of(lambda s: s.total(name, **match), window, min_window)
+
+    def rate_of(
+        self, value: Callable[[Sample], float], window: float = 5.0, min_window: float | None = None
+    ) -> list[Point]:
+        """Per-second increase of ``value(sample)``, a counter derived from several."""
         return [
-            (b.t, max(0.0, b.total(name, **match) - a.total(name, **match)) / (b.t - a.t))
+            (b.t, max(0.0, value(b) - value(a)) / (b.t - a.t))
             for a, b in self._pairs(window, min_window)
         ]
 
