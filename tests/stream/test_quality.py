@@ -246,3 +246,17 @@ def test_annotator_quality_reaches_the_metrics_with_capped_names() -> None:
     assert value(reg, "quality_annotator_accuracy_ratio", annotator="bad", source="gold") == 0.0
     assert value(reg, "quality_annotator_accuracy_ratio", annotator="good", source="gold") == 1.0
     assert value(reg, "quality_gold_answers_total", annotator="other", result="correct") == 6
+
+
+def test_a_pending_second_opinion_survives_a_restart() -> None:
+    sampler = FakeSampler()
+    sampler.model = ConfidentModel()
+    store: dict[bytes, bytes] = {}
+    j, _, _, _, _ = joiner(store, sampler=sampler)
+    pend(j, "e1")
+    assert label(j, "e1", "yes", "a") == "more_opinions"
+    j2, _, sink, reg, clock = joiner(store, sampler=sampler)  # restarted before the answer
+    clock.now = T0 + 300 + 3601
+    asyncio.run(j2.expire())
+    assert trained(sink) == []  # the contradicting label never trains alone
+    assert value(reg, "quality_held_out_total", reason="contradicts_model") == 1

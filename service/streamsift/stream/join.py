@@ -358,6 +358,15 @@ class Joiner:
         if isinstance(out, NeedsMoreOpinions):
             await self._ask_again(key, entry, out, now)
             return "more_opinions"
+        if (
+            isinstance(out, Aggregated)
+            and out.method == "single"
+            and entry.needed > item.annotators_needed
+            and len(entry.labels) < entry.needed
+        ):
+            # A second opinion was asked and never came; the collector rebuilt after a
+            # restart does not know the first label contradicted the model: hold it out.
+            out = HeldOut(out.item_id, "contradicts_model")
         if not isinstance(out, Aggregated):
             self._known.discard(out.item_id)
         if len(entry.labels) >= 2:
