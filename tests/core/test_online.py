@@ -203,3 +203,16 @@ def test_real_model_pickle_clone_and_inputs() -> None:
 def test_parameter_validation(params: dict[str, Any], name: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         OnlineModel(**params)
+
+
+@pytest.mark.usefixtures("constant")
+def test_cold_start_is_bounded_even_if_accuracy_keeps_moving() -> None:
+    # Alternating hit/miss blocks never give two equal windows at zero tolerance.
+    model = OnlineModel(min_labels=10, stability_window=5, stability_tolerance=0.0)
+    labels = ("aaaab" + "bbbba") * 6
+    warm = feed(model, labels)
+    assert warm.index(True) == 19  # max(2 * 10, 4 * 5) = 20 labels
+    capped = OnlineModel(
+        min_labels=10, stability_window=5, stability_tolerance=0.0, max_warmup_labels=12
+    )
+    assert feed(capped, labels).index(True) == 11

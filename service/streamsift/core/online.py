@@ -11,7 +11,12 @@ Warm-up rule (``is_warm``): the model becomes warm at the first label after whic
 * ``labels_seen >= min_labels``, and
 * two full consecutive windows of ``stability_window`` labels exist, and the
   prequential accuracy of the latest window differs from that of the window just
-  before it by at most ``stability_tolerance``.
+  before it by at most ``stability_tolerance``;
+
+or, whatever the accuracy does, once ``labels_seen >= max_warmup_labels`` (default
+``max(2 * min_labels, 4 * stability_window)``): cold start is bounded, because two
+windows of a hundred labels differ by a few points by chance alone, and a rule that
+waits for them to agree could keep a live service sampling uniformly for ever.
 
 Once warm it stays warm (a latch): the sampler must not flap back to uniform
 sampling; drift is handled by the drift boost, not by the cold-start rule.
@@ -58,6 +63,9 @@ class OnlineModel:
     stability_tolerance
         Largest change of windowed accuracy between two consecutive windows for
         the accuracy to count as stable.
+    max_warmup_labels
+        Labels after which the model is warm regardless of stability (``None``:
+        ``max(2 * min_labels, 4 * stability_window)``).
     weight_clip
         Importance weights above this are clipped (None: no clipping).
 
@@ -83,6 +91,7 @@ class OnlineModel:
         stability_window: int = 100,
         stability_tolerance: float = 0.02,
         weight_clip: float | None = 10.0,
+        max_warmup_labels: int | None = None,
     ) -> None:
         _check_name("base_model", base_model)
         if committee_size != 0:
@@ -119,6 +128,14 @@ class OnlineModel:
         self.stability_window = stability_window
         self.stability_tolerance = stability_tolerance
         self.weight_clip = weight_clip
+        if max_warmup_labels is not None:
+            _int_at_least("max_warmup_labels", max_warmup_labels, 0)
+        self.max_warmup_labels = max_warmup_labels
+        self._warm_cap = (
+            max(2 * min_labels, 4 * stability_window)
+            if max_warmup_labels is None
+            else max(max_warmup_labels, min_labels)
+        )
         self._reset()
 
     def _reset(self) -> None:
@@ -204,11 +221,11 @@ class OnlineModel:
             self._prev_hits += moved
         self._last.append(h)
         self._last_hits += h
-        if (
-            not self._warm
-            and self._labels_seen + 1 >= self.min_labels
-            and len(self._prev) == self.stability_window
-        ):
+        if self._warm or self._labels_seen + 1 < self.min_labels:
+            return
+        if self._labels_seen + 1 >= self._warm_cap:
+            self._warm = True
+        elif len(self._prev) == self.stability_window:
             gap = abs(self._last_hits - self._prev_hits) / self.stability_window
             self._warm = gap <= self.stability_tolerance + 1e-12
 
@@ -263,6 +280,7 @@ class OnlineModel:
             "min_labels": self.min_labels,
             "stability_window": self.stability_window,
             "stability_tolerance": self.stability_tolerance,
+            "max_warmup_labels": self.max_warmup_labels,
             "weight_clip": self.weight_clip,
         }
 
