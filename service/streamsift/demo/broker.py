@@ -91,6 +91,22 @@ class LocalBroker:
         if self.running_elsewhere():
             return self.bootstrap
         started = time.monotonic()
+        self.owned = True  # from here on, stop() must run stop.sh
+        for attempt in (1, 2):
+            code, tail = self._run_start(should_stop, started + timeout)
+            if code == 0:
+                self.seconds = time.monotonic() - started
+                return self.bootstrap
+            # start.sh stops what it started when it fails; one retry covers a transient
+            # failure (a port race, a rare formatting error) before giving up.
+            if attempt == 1:
+                with (self.logs / "kafka-start.log").open("a") as log:
+                    log.write("--- start.sh failed: retrying once ---\n")
+        errors = [ln for ln in tail.splitlines() if "error" in ln.lower()]
+        reason = errors[-1] if errors else f"exit {code}"
+        raise BrokerError(f"deploy/kafka/start.sh failed twice ({reason}):\n{tail}")
+
+    def _run_start(self, should_stop: Callable[[], bool], deadline: float) -> tuple[int, str]:
         proc = ManagedProcess(
             "kafka-start",
             ["bash", str(self.scripts / "start.sh")],
@@ -98,21 +114,17 @@ class LocalBroker:
             env=self.env,
             cwd=self.root,
         )
-        self.owned = True  # from here on, stop() must run stop.sh
         proc.start()
         while proc.alive():
             if should_stop():
                 proc.stop(timeout=5.0)
                 raise InterruptedError("interrupted while the broker was starting")
-            if time.monotonic() - started > timeout:
+            if time.monotonic() > deadline:
                 proc.stop(timeout=5.0)
-                raise BrokerError(f"deploy/kafka/start.sh took over {timeout:.0f} s")
+                raise BrokerError("deploy/kafka/start.sh did not finish in time")
             proc.wait(0.25)
         code = proc.stop()
-        self.seconds = time.monotonic() - started
-        if code != 0:
-            raise BrokerError(f"deploy/kafka/start.sh exited {code}:\n{proc.tail(40)}")
-        return self.bootstrap
+        return (code if code is not None else -1), proc.tail(40)
 
     def stop(self, timeout: float = 90.0) -> str:
         """Stop the broker this demo started (``stop.sh``) and tidy its files."""
