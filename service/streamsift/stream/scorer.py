@@ -27,6 +27,10 @@ sampler's rate and budget control see every label and select fewer items to make
 room (counted in ``streamsift_quality_extra_labels_total{kind}``). Gold requests
 are not in the decision log: a worker killed between logging a batch and sending
 its requests re-sends the real requests, not the gold ones (a lost gold probe).
+A gold event id is a uuid4 hex: indistinguishable when producers use opaque ids too;
+producers with patterned ids (``syn1-0000001234``) make gold ids recognisable, so
+real deployments should key events by opaque ids. Extra confirmations also enter the
+sampler's running mean of ``p`` (importance weights), as the labels they stand for do.
 
 The agent acknowledges the batch's offsets only after ``process`` returned, so an
 event is committed only once everything it caused is on the broker.
