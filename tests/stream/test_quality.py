@@ -260,3 +260,15 @@ def test_a_pending_second_opinion_survives_a_restart() -> None:
     asyncio.run(j2.expire())
     assert trained(sink) == []  # the contradicting label never trains alone
     assert value(reg, "quality_held_out_total", reason="contradicts_model") == 1
+
+
+def test_agreement_over_multi_label_items_is_exported() -> None:
+    j, _, _, reg, _ = joiner()
+    for i, votes in enumerate((("yes", "yes", "yes"), ("no", "no", "no"), ("yes", "yes", "no"))):
+        pend(j, f"e{i}", n=3)
+        for who, y in zip(("a", "b", "c"), votes, strict=True):
+            label(j, f"e{i}", y, who)
+    j.refresh_quality()
+    alpha = value(reg, "quality_agreement_ratio", statistic="krippendorff_alpha")
+    kappa = value(reg, "quality_agreement_ratio", statistic="fleiss_kappa")
+    assert alpha is not None and kappa is not None and 0.0 < kappa < 1.0 and 0.0 < alpha < 1.0

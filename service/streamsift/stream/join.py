@@ -475,7 +475,11 @@ class Joiner:
         return expired
 
     def refresh_quality(self) -> None:
-        """Copy the collector's per-annotator accuracy, flags and agreement into gauges."""
+        """Copy the collector's per-annotator accuracy, flags and agreement into gauges.
+
+        Annotators beyond ``metrics_max_annotators`` (label ``other``) get no gauges: one
+        series cannot hold several people's accuracy; their gold answers still count.
+        """
         m = self.metrics
         for st in self.collector.annotators:
             name = m.annotators(st.annotator)
