@@ -272,3 +272,13 @@ def test_agreement_over_multi_label_items_is_exported() -> None:
     alpha = value(reg, "quality_agreement_ratio", statistic="krippendorff_alpha")
     kappa = value(reg, "quality_agreement_ratio", statistic="fleiss_kappa")
     assert alpha is not None and kappa is not None and 0.0 < kappa < 1.0 and 0.0 < alpha < 1.0
+
+
+def test_an_unanswered_gold_item_expires_and_frees_its_capacity() -> None:
+    j, sampler, sink, reg, clock = joiner()
+    pend(j, "g-1", gold="no")
+    clock.now = T0 + 3601
+    assert asyncio.run(j.expire()) == 1
+    assert sampler.expired == 1 and StoreEntry.decode(j.store[b"g-1"]).state == "expired"
+    assert label(j, "g-1", "no", "late") == "expired" and trained(sink) == []
+    assert value(reg, "join_pending_items") == 0

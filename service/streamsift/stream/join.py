@@ -440,12 +440,17 @@ class Joiner:
         now = self.clock()
         orphans: list[tuple[bytes, SourceRecord]] = []
         drop: list[bytes] = []
+        gold_expired: list[bytes] = []
         pending = 0
         oldest = now
         for key, raw in list(self.store.items()):
             entry = StoreEntry.decode(raw)
             if entry.state == "pending":
                 self._ensure(key.decode(), entry)
+                gold = entry.item is not None and entry.item.gold_label is not None
+                if gold and now >= entry.at + self.collector.timeout:
+                    gold_expired.append(key)  # the collector drops it silently
+                    continue
                 pending += 1
                 oldest = min(oldest, entry.at)
             elif entry.state == "early":
@@ -459,7 +464,13 @@ class Joiner:
             wait = s.early_label_grace_seconds
             await self._reject(rec, "unknown", f"no pending item for {key.decode()} in {wait}s")
             self.store.pop(key, None)
-        expired = 0
+        expired = len(gold_expired)
+        for key in gold_expired:
+            self.store[key] = StoreEntry("expired", now).encode()
+            self._known.discard(key.decode())
+        if gold_expired:
+            self.sampler.expire(len(gold_expired))
+            self.metrics.expired.inc(len(gold_expired))
         for out in self.collector.poll(now):
             key = out.item_id.encode()
             current = self._entry(key)
