@@ -124,7 +124,7 @@ class Sampler:
 
     Examples
     --------
-    >>> sampler = Sampler(fraction=0.1, min_labels=20, drift_window=200, seed=3)
+    >>> sampler = Sampler(fraction=0.1, min_labels=1000, drift_window=200, seed=3)
     >>> picked = 0
     >>> for i in range(600):
     ...     x = {"a": (i * 7919) % 100 / 100, "b": (i * 104729) % 100 / 100}
@@ -134,8 +134,8 @@ class Sampler:
     ...         sampler.label_arrived(float(i))
     ...         sampler.learn(LabelledItem(f"e{i}", x, x["a"] > x["b"], p=d.p, arm=d.arm))
     ...         picked += 1
-    >>> picked, sampler.state.warm, sampler.state.labels_seen
-    (54, False, 54)
+    >>> picked, sampler.state.warm, sampler.state.selected_by_arm
+    (54, False, {'active': 0, 'control': 5, 'bootstrap': 49})
     """
 
     def __init__(
@@ -309,9 +309,11 @@ class Sampler:
             drift_score = score
         drift = self._monitor.update(region, x, drift_score, predicted, event.timestamp)
         boost = self._monitor.boost(region)
-        # Cold start protects against scores of an untrained online model; a score
-        # from the event's own (production) probabilities is informative at once.
-        cold = not self._model.is_warm and (self._needs_online or self._needs_committee or missing)
+        # Cold start for every strategy, production ones included: the first labels
+        # must be a uniform sample, or the online model starts from one corner of
+        # the feature space (measured: a production-margin run without it ended at
+        # the majority rate on ImageSegments and SEA).
+        cold = not self._model.is_warm
         # Budget guard: a score distribution that collapses or trends (a tree whose
         # leaves all predict alike, a model that just split, a production model
         # drifting towards or away from confidence) makes rank-based selection starve
