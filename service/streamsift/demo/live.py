@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -173,15 +173,10 @@ def render(st: LiveStatus) -> RenderableType:
     use = min(st.labels_per_s / st.capacity_per_s, 1.5) if st.capacity_per_s else 0.0
     bar = ProgressBar(total=1.5, completed=use, width=30)
     arms = "  ".join(f"{k} {v:,}" for k, v in st.requests.items() if v)
-    extra = f"  +{st.extra_labels:,} quality-control labels" if st.extra_labels else ""
-    t.add_row(
-        "labels asked",
-        Group(
-            Text(f"{st.labels_per_s:.1f}/s of capacity {st.capacity_per_s:.1f}/s"),
-            bar,
-            Text(f"requests: {arms or 'none yet'}{extra}"),
-        ),
-    )
+    extra = f"   (+{st.extra_labels:,} quality-control labels)" if st.extra_labels else ""
+    t.add_row("labels asked", f"{st.labels_per_s:.1f}/s of capacity {st.capacity_per_s:.1f}/s")
+    t.add_row("", bar)
+    t.add_row("requests", f"{arms or 'none yet'}{extra}")
     t.add_row("selection rate", f"{st.selection_ratio:.2%} (target {st.target_ratio:.2%})")
     t.add_row(
         "pending queue", f"{st.pending:,} awaiting a label (oldest {st.oldest_pending_s:.0f} s)"
