@@ -114,7 +114,12 @@ class Settings(BaseSettings):
     snapshot_every_labels: int = Field(default=100, ge=1)
     snapshot_every_seconds: float = Field(default=60.0, gt=0)
     snapshot_hmac_key: SecretStr = SecretStr("streamsift-dev-key-change-me")
-    weight_clip: float | None = Field(default=10.0, gt=0)
+    weight_clip: float | None = Field(
+        default=1.0,
+        ge=1.0,
+        description="Largest importance weight p_mean/p; 1.0 trains unweighted (measured better"
+        " for the default tree model, see docs/benchmarks.md).",
+    )
 
     # --- Quality control ---------------------------------------------------------
     gold_rate: float = Field(default=0.02, ge=0, lt=1)

@@ -211,7 +211,7 @@ def test_cold_start_is_bounded_even_if_accuracy_keeps_moving() -> None:
     model = OnlineModel(min_labels=10, stability_window=5, stability_tolerance=0.0)
     labels = ("aaaab" + "bbbba") * 6
     warm = feed(model, labels)
-    assert warm.index(True) == 19  # max(2 * 10, 4 * 5) = 20 labels
+    assert warm.index(True) == 19  # max(2 * 10, 2 * 5) = 20 labels
     capped = OnlineModel(
         min_labels=10, stability_window=5, stability_tolerance=0.0, max_warmup_labels=12
     )

@@ -14,7 +14,7 @@ Warm-up rule (``is_warm``): the model becomes warm at the first label after whic
   before it by at most ``stability_tolerance``;
 
 or, whatever the accuracy does, once ``labels_seen >= max_warmup_labels`` (default
-``max(2 * min_labels, 4 * stability_window)``): cold start is bounded, because two
+``max(2 * min_labels, 2 * stability_window)``): cold start is bounded, because two
 windows of a hundred labels differ by a few points by chance alone, and a rule that
 waits for them to agree could keep a live service sampling uniformly for ever.
 
@@ -65,7 +65,7 @@ class OnlineModel:
         the accuracy to count as stable.
     max_warmup_labels
         Labels after which the model is warm regardless of stability (``None``:
-        ``max(2 * min_labels, 4 * stability_window)``).
+        ``max(2 * min_labels, 2 * stability_window)``).
     weight_clip
         Importance weights above this are clipped (None: no clipping).
 
@@ -132,7 +132,7 @@ class OnlineModel:
             _int_at_least("max_warmup_labels", max_warmup_labels, 0)
         self.max_warmup_labels = max_warmup_labels
         self._warm_cap = (
-            max(2 * min_labels, 4 * stability_window)
+            max(2 * min_labels, 2 * stability_window)
             if max_warmup_labels is None
             else max(max_warmup_labels, min_labels)
         )
