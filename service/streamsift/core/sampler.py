@@ -110,7 +110,7 @@ class Sampler:
         Budget guard: when the recorded selections fall this many labels behind
         the target, or run this many ahead of it (a score distribution that
         collapsed to a point or trends starves or floods rank-based selection),
-        sample uniformly until the gap has closed. Default 25.
+        sample uniformly until the gap has closed (fraction mode only). Default 25.
     drift_window, drift_window_seconds, drift_correction, ks_alpha, psi_warn, psi_alarm
         Drift windows and thresholds (see :class:`~streamsift.core.drift.DriftMonitor`).
     drift_boost, boost_decay_windows
@@ -318,7 +318,10 @@ class Sampler:
         # leaves all predict alike, a model that just split, a production model
         # drifting towards or away from confidence) makes rank-based selection starve
         # or flood; when the recorded selections drift ``catch_up_labels`` away from
-        # the target, sample uniformly until the gap has closed.
+        # the target, sample uniformly until the gap has closed. Fraction mode only
+        # (the simulator's equal-labels protocol): in rate mode the token bucket and
+        # the measured rates hold capacity, and extra labels that quality control
+        # confirms (redundancy, gold, second opinions) are not a calibration error.
         gap = self._gap + self._selector.nominal_fraction
         limit = self.catch_up_labels
         self._gap = gap = 2.0 * limit if gap > 2.0 * limit else gap
@@ -326,7 +329,7 @@ class Sampler:
         if side:
             if side * gap <= 0.0:
                 self._catching_up = 0
-        elif not cold and (gap > limit or gap < -limit):
+        elif not cold and self.fraction is not None and (gap > limit or gap < -limit):
             self._catching_up = 1 if gap > 0.0 else -1
             self._catch_ups += 1
         cold = cold or bool(self._catching_up)
