@@ -85,19 +85,19 @@ def test_demo_end_to_end_writes_a_report_with_non_trivial_figures(
     folder, doc = _report(out)
     text = (folder / "report.md").read_text(encoding="utf-8")
     for name in PLOTS:
-        assert (folder / name).read_bytes()[:8] == PNG, name
+        assert (folder / name).read_bytes()[:8] == PNG, (name, output)
         assert f"![{name}]({name})" in text
     live, run = doc["live"], doc["run"]
     assert live["requests_total"] > 0, output
     assert live["joined_total"] > 0, output
-    assert live["model_version_last"] > live["model_version_first"], live
+    assert live["model_version_last"] > live["model_version_first"], output
     assert f"| label requests emitted | {live['requests_total']:,} (" in text
     assert (
         f"| model version | {live['model_version_first']} → {live['model_version_last']} |" in text
     )
-    assert doc["offline"] is not None and doc["offline"]["savings"] > 0
-    assert run["errors"] == [] and not run["interrupted"]
-    assert run["exit_codes"]["worker"] == 0, run["exit_codes"]
+    assert doc["offline"] is not None and doc["offline"]["savings"] > 0, output
+    assert run["errors"] == [] and not run["interrupted"], output
+    assert run["exit_codes"]["worker"] == 0, (run["exit_codes"], output)
     assert (folder / "logs" / "worker.log").is_file()
     assert f"report: {folder / 'report.md'}" in result.stdout.replace("\n", "")
     # An existing cluster keeps nothing of the run; no process of the run survives.
