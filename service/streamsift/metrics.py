@@ -26,6 +26,8 @@ Examples
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -41,6 +43,7 @@ __all__ = [
     "SNAPSHOT_REFUSE_REASONS",
     "LabelCap",
     "Metrics",
+    "observe_many",
 ]
 
 NAMESPACE: Final = "streamsift"
@@ -133,6 +136,38 @@ class LabelCap:
             self._seen.add(value)
             return value
         return OTHER
+
+
+def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """``histogram.observe(a)`` for every ``a`` of ``amounts``, in one pass.
+
+    Same buckets, sum and count as observing one at a time, but each touched bucket
+    and the sum are incremented once per call instead of once per amount (a batch's
+    per-event timings cost one lock round per bucket, not per event). Falls back to
+    ``observe`` when the histogram does not expose prometheus_client's buckets.
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> h = Histogram("h", "doc", buckets=(0.1, 1.0), registry=CollectorRegistry())
+    >>> observe_many(h, [0.05, 0.1, 0.5, 3.0])
+    >>> [(s.labels.get("le"), s.value) for s in h.collect()[0].samples][:4]
+    [('0.1', 2.0), ('1.0', 3.0), ('+Inf', 4.0), (None, 4.0)]
+    """
+    if not amounts:
+        return
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for a in amounts:
+            histogram.observe(a)
+        return
+    counts = [0] * len(bounds)
+    for a in amounts:
+        counts[bisect_left(bounds, a)] += 1  # first bound >= a, as observe() picks
+    total.inc(sum(amounts))
+    for i, n in enumerate(counts):
+        if n:
+            buckets[i].inc(n)
 
 
 class Metrics:

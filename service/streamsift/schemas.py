@@ -109,6 +109,8 @@ def _limits(info: ValidationInfo) -> Limits:
 
 
 def _check_version(value: str) -> str:
+    if value == SCHEMA_VERSION:  # the common case, decided without parsing
+        return value
     major, _, minor = value.partition(".")
     if not (major.isdigit() and minor.isdigit()):
         raise PydanticCustomError(
@@ -200,7 +202,13 @@ class InferenceEvent(_Message):
                 "too_many_features", "{n} features, limit {lim}", {"n": len(value), "lim": limit}
             )
         for name, v in value.items():
-            if isinstance(v, float) and not math.isfinite(v):
+            # float only (not bool/int/str); x - x is nan exactly for nan and ±inf
+            if v.__class__ is float:
+                if v - v != 0.0:
+                    raise PydanticCustomError(
+                        "non_finite", "feature {f} is not finite", {"f": name}
+                    )
+            elif isinstance(v, float) and not math.isfinite(v):  # float subclasses
                 raise PydanticCustomError("non_finite", "feature {f} is not finite", {"f": name})
         return value
 
@@ -390,6 +398,10 @@ def _reason(err: ValidationError) -> str:
     return "schema_violation"
 
 
+#: One validation context per Limits (decode is called per event with the same limits).
+_CONTEXTS: dict[Limits, dict[str, Limits]] = {}
+
+
 def decode(
     model: type[M], raw: bytes | bytearray | memoryview | None, limits: Limits | None = None
 ) -> M:
@@ -412,15 +424,23 @@ def decode(
     lim = limits or DEFAULT_LIMITS
     if raw is None:
         raise SchemaError("schema_violation", "message has no value (tombstone)")
-    data = bytes(raw)
+    data = raw if raw.__class__ is bytes else bytes(raw)
     if len(data) > lim.max_bytes:
         raise SchemaError("oversized", f"{len(data)} bytes, limit {lim.max_bytes}")
+    if not data.isascii():  # ASCII is UTF-8: only other bytes need the (copying) check
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SchemaError(
+                "undecodable", f"not UTF-8: {exc.reason} at byte {exc.start}"
+            ) from None
+    context = _CONTEXTS.get(lim)
+    if context is None:
+        context = {"limits": lim}
+        if len(_CONTEXTS) < 64:
+            _CONTEXTS[lim] = context
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SchemaError("undecodable", f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-    try:
-        return model.model_validate_json(data, context={"limits": lim})
+        return model.model_validate_json(data, context=context)
     except ValidationError as err:
         first = err.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])

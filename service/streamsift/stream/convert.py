@@ -73,8 +73,12 @@ def build_request(
     request_id: str,
     now: float,
     allowed: Iterable[str] | None,
+    annotators_needed: int = 1,
 ) -> tuple[LabelRequest, PendingItem]:
-    """The public label request (allow-listed features only) and the internal pending item."""
+    """The public label request (allow-listed features only) and the internal pending item.
+
+    Both carry ``annotators_needed`` (validated by the models, 1..16).
+    """
     if decision.arm == "none":
         raise ValueError(f"decision for {decision.event_id} is selected without an arm")
     features = event.features
@@ -93,6 +97,7 @@ def build_request(
         region=decision.region,
         priority=decision.priority,
         scored_model_version=decision.model_version,
+        annotators_needed=annotators_needed,
     )
     pending = PendingItem(
         event_id=event.event_id,
@@ -104,6 +109,7 @@ def build_request(
         arm=decision.arm,
         region=decision.region,
         requested_at=requested_at,
+        annotators_needed=annotators_needed,
         scored_model_version=decision.model_version,
     )
     return request, pending

@@ -55,6 +55,7 @@ class Dedupe:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
         self.horizon = horizon
         self.partitions = partitions
+        self._limit = math.ceil(horizon / partitions) if horizon else 0
         self._reset()
 
     def _reset(self) -> None:
@@ -64,33 +65,40 @@ class Dedupe:
     @property
     def per_partition(self) -> int:
         """Ids kept per partition."""
-        return math.ceil(self.horizon / self.partitions) if self.horizon else 0
+        return self._limit
 
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._ids.values())
 
     def check(self, partition: int, event_id: str, offset: int) -> Seen:
         """Whether this event id was decided before (does not record it)."""
-        own = self._ids.get(partition)
+        all_ids = self._ids
+        own = all_ids.get(partition)
         if own is not None:
             seen_at = own.get(event_id)
             if seen_at is not None:
                 return "redelivered" if seen_at == offset else "duplicate"
-        for p, ids in self._ids.items():
+            if len(all_ids) == 1:
+                return "new"
+        for p, ids in all_ids.items():
             if p != partition and event_id in ids:
                 return "duplicate"
         return "new"
 
     def add(self, partition: int, event_id: str, offset: int) -> None:
         """Record that ``event_id`` was decided at ``offset`` of ``partition``."""
-        limit = self.per_partition
+        limit = self._limit
         if limit == 0:
             return
-        ids = self._ids.setdefault(partition, OrderedDict())
+        ids = self._ids.get(partition)
+        if ids is None:
+            ids = self._ids[partition] = OrderedDict()
+        if event_id in ids:
+            ids.move_to_end(event_id)
         ids[event_id] = offset
-        ids.move_to_end(event_id)
-        while len(ids) > limit:
-            ids.popitem(last=False)
+        if len(ids) > limit:
+            while len(ids) > limit:
+                ids.popitem(last=False)
 
     def is_loaded(self, partition: int) -> bool:
         """Whether the partition's ids were rebuilt since it was assigned."""

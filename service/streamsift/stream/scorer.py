@@ -52,7 +52,7 @@ from streamsift.config import Settings
 from streamsift.core.quality import GoldMixer, GoldRequest, GoldSet, RedundancyPolicy
 from streamsift.core.types import CoreEvent, Decision
 from streamsift.errors import SchemaError
-from streamsift.metrics import Metrics
+from streamsift.metrics import Metrics, observe_many
 from streamsift.schemas import InferenceEvent, LabelRequest, Limits, PendingItem, decode
 from streamsift.stream.convert import build_request, drift_event, to_core_event
 from streamsift.stream.deadletter import DeadLetters
@@ -198,60 +198,72 @@ class Scorer:
         selected: list[_Selected] = []
         drift: list[Any] = []
         by_arm_region: Tally[tuple[str, str]] = Tally()
+        timings: list[float] = []
         invalid = dupes = 0
         allowed = self.settings.labeller_features
+        limits = self.limits
+        check, add = self.dedupe.check, self.dedupe.add
+        decide = self.sampler.decide
+        perf = time.perf_counter
         for rec in records:
             try:
-                event = decode(InferenceEvent, rec.value, self.limits)
+                event = decode(InferenceEvent, rec.value, limits)
             except SchemaError as err:
                 invalid += 1
                 m.events_invalid.labels(reason=err.reason).inc()
                 acks.append(await self._dead(rec, err.reason, err.detail))
                 continue
-            seen = self.dedupe.check(rec.partition, event.event_id, rec.offset)
+            event_id = event.event_id
+            seen = check(rec.partition, event_id, rec.offset)
             if seen != "new":
                 dupes += 1
                 m.duplicates.labels(kind=seen).inc()
                 continue
-            now = self.clock()
             at = self._log_time(rec)
             try:
-                t0 = time.perf_counter()
                 core = to_core_event(event)
-                decision = self.sampler.decide(core, at)
-                m.scoring_duration.observe(time.perf_counter() - t0)
-                request_id = uuid.uuid4().hex if decision.selected else None
+                t0 = perf()
+                decision = decide(core, at)
+                timings.append(perf() - t0)
+                request_id = None
                 if decision.selected:
+                    request_id = uuid.uuid4().hex
                     req, pend = build_request(
-                        event, decision, request_id=str(request_id), now=now, allowed=allowed
+                        event,
+                        decision,
+                        request_id=request_id,
+                        now=self.clock(),
+                        allowed=allowed,
+                        annotators_needed=self.redundancy.decide(decision.score),
                     )
-                    n = self.redundancy.decide(decision.score)
-                    req = req.model_copy(update={"annotators_needed": n})
-                    pend = pend.model_copy(update={"annotators_needed": n})
                     selected.append(
                         _Selected(
                             decision,
                             req.model_dump_json().encode(),
                             pend.model_dump_json().encode(),
-                            event.event_id,
+                            event_id,
                             core,
                             at,
-                            n,
+                            req.annotators_needed,
                         )
                     )
                     drawn = self.gold.draw() if self.gold is not None else None
                     if drawn is not None:
                         selected.append(self._gold_request(drawn, req, decision, at))
             except Exception as exc:  # a core bug must not stop the stream: dead-letter it
-                log.exception("processing event %s failed", event.event_id)
+                log.exception("processing event %s failed", event_id)
                 acks.append(await self._dead(rec, "processing_error", repr(exc)))
                 continue
-            self.dedupe.add(rec.partition, event.event_id, rec.offset)
-            drift.extend(decision.drift)
-            by_arm_region[(decision.arm, m.regions(decision.region))] += 1
-            logged.setdefault(rec.partition, []).append(
+            add(rec.partition, event_id, rec.offset)
+            if decision.drift:
+                drift.extend(decision.drift)
+            by_arm_region[(decision.arm, decision.region)] += 1
+            rows = logged.get(rec.partition)
+            if rows is None:
+                rows = logged[rec.partition] = []
+            rows.append(
                 LoggedDecision(
-                    event.event_id,
+                    event_id,
                     rec.offset,
                     decision.selected,
                     decision.arm,
@@ -263,6 +275,7 @@ class Scorer:
                     request_id,
                 )
             )
+        observe_many(m.scoring_duration, timings)
 
         decided = sum(len(v) for v in logged.values())
         m.events_consumed.inc(len(records))
@@ -280,7 +293,7 @@ class Scorer:
         await self._send_requests(selected)
         await self._send_drift(drift, now)
         for (arm, region), n in by_arm_region.items():
-            m.decisions.labels(arm=arm, region=region).inc(n)
+            m.decisions.labels(arm=arm, region=m.regions(region)).inc(n)
         self._observe_selection(decided, len(selected))
         m.batch_duration.observe(time.perf_counter() - started)
         return BatchReport(len(records), decided, len(selected), invalid, dupes, recovered)

@@ -1,0 +1,160 @@
+"""Tier 2: the scorer's hot-path shortcuts give the same bytes, counts and verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import pytest
+from prometheus_client import CollectorRegistry, Histogram
+
+from streamsift.errors import SchemaError
+from streamsift.metrics import SCORING_BUCKETS, observe_many
+from streamsift.schemas import InferenceEvent, Limits, decode
+from streamsift.stream.decisions import FORMAT, LoggedDecision, decode_batch, encode_batches
+from streamsift.stream.dedupe import Dedupe
+from tests.stream.fakes import event_bytes
+
+
+def _reference(
+    topic: str,
+    partition: int,
+    worker: str,
+    at: float,
+    rows: list[LoggedDecision],
+    requests: dict[str, tuple[bytes, bytes]],
+) -> bytes:
+    """The decision record as first written: one json.dumps of the whole body."""
+    body: dict[str, object] = {"v": FORMAT, "topic": topic, "partition": partition}
+    body.update(
+        worker=worker,
+        at=at,
+        d=[d.row() for d in rows],
+        r={
+            d.event_id: [requests[d.event_id][0].decode(), requests[d.event_id][1].decode()]
+            for d in rows
+            if d.event_id in requests
+        },
+    )
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def _rows(rng: random.Random, n: int) -> list[LoggedDecision]:
+    return [
+        LoggedDecision(
+            f'e"{i}é\\',
+            i,
+            i % 3 == 0,
+            "active" if i % 3 == 0 else "none",
+            rng.random(),
+            rng.random(),
+            "eu-☃",
+            3,
+            "selected" if i % 3 == 0 else "not_drawn",
+            f"r{i}" if i % 3 == 0 else None,
+        )
+        for i in range(n)
+    ]
+
+
+def test_decision_record_bytes_equal_one_json_dumps_of_the_body() -> None:
+    rng = random.Random(0)
+    for n in (1, 2, 17, 300):
+        rows = _rows(rng, n)
+        reqs = {
+            d.event_id: (json.dumps({"q": d.event_id, "x": "é"}).encode(), b'{"p":1e-07}')
+            for d in rows
+            if d.selected
+        }
+        at = rng.choice([1.0, 0.1 + 0.2, 1_700_000_000.123456])
+        assert encode_batches("t", 2, "w", at, rows, reqs) == [
+            _reference("t", 2, "w", at, rows, reqs)
+        ]
+    assert encode_batches("t", 2, "w", 1.0, [], {}) == []
+
+
+def test_split_records_keep_every_row_and_request_once() -> None:
+    rows = _rows(random.Random(1), 400)
+    reqs = {d.event_id: (b'{"q":1}', b'{"p":"\\u00e9"}') for d in rows if d.selected}
+    raws = encode_batches("t", 0, "w", 5.0, rows, reqs, max_bytes=3_000)
+    assert len(raws) > 1 and all(len(r) <= 3_500 for r in raws)
+    batches = [decode_batch(r) for r in raws]
+    assert [d for b in batches for d in b.decisions] == rows
+    merged = {k: v for b in batches for k, v in b.requests.items()}
+    assert merged == reqs
+    for b in batches:  # each record carries the requests of its own rows only
+        assert set(b.requests) == {d.event_id for d in b.decisions if d.selected}
+
+
+def test_observe_many_matches_observe_one_by_one() -> None:
+    rng = random.Random(2)
+    xs = [rng.choice(SCORING_BUCKETS) for _ in range(300)]
+    xs += [rng.random() * 10 ** rng.randint(-7, 1) for _ in range(3_000)] + [0.0]
+    one = Histogram("h", "d", buckets=SCORING_BUCKETS, registry=CollectorRegistry())
+    many = Histogram("h", "d", buckets=SCORING_BUCKETS, registry=CollectorRegistry())
+    for x in xs:
+        one.observe(x)
+    observe_many(many, xs)
+    observe_many(many, [])
+
+    def samples(h: Histogram) -> list[tuple[str, dict[str, str], float]]:
+        return [
+            (s.name, s.labels, s.value)
+            for s in h.collect()[0].samples
+            if not s.name.endswith("_created")
+        ]
+
+    for a, b in zip(samples(one), samples(many), strict=True):
+        assert a[:2] == b[:2] and a[2] == pytest.approx(b[2])
+
+
+def test_dedupe_verdicts_unchanged_across_partitions_and_horizon() -> None:
+    d = Dedupe(horizon=6, partitions=2)
+    assert d.per_partition == 3
+    d.add(0, "a", 1)
+    assert d.check(0, "a", 1) == "redelivered"
+    assert d.check(0, "a", 2) == "duplicate"
+    assert d.check(1, "a", 1) == "duplicate"  # only partition 0 known yet
+    d.add(1, "b", 1)
+    assert d.check(0, "b", 9) == "duplicate" and d.check(0, "c", 9) == "new"
+    d.add(0, "a", 5)  # re-added: moves to the end with its new offset
+    d.add(0, "x", 6)
+    d.add(0, "y", 7)
+    assert d.check(0, "a", 5) == "redelivered"
+    d.add(0, "z", 8)  # "a" was the oldest of partition 0: evicted
+    assert d.check(0, "a", 5) == "new" and len(d) == 4
+
+
+def test_decode_reasons_for_non_ascii_and_memoryview_input() -> None:
+    good = event_bytes("é-1", region="zürich").replace(b"z\\u00fcrich", "zürich".encode())
+    assert not good.isascii()
+    assert decode(InferenceEvent, good).region == "zürich"
+    assert decode(InferenceEvent, memoryview(good)).event_id == "é-1"
+    assert decode(InferenceEvent, bytearray(good), Limits(max_features=8)).event_id == "é-1"
+    with pytest.raises(SchemaError) as err:
+        decode(InferenceEvent, good.replace("zürich".encode(), b"z\xfcrich"))
+    assert err.value.reason == "undecodable"
+    with pytest.raises(SchemaError) as err:
+        decode(InferenceEvent, event_bytes("e"), Limits(max_features=2))
+    assert err.value.reason == "oversized"
+    for bad in (b'"age": Infinity', b'"age": -Infinity', b'"age": NaN'):
+        with pytest.raises(SchemaError) as err:
+            decode(InferenceEvent, event_bytes("e").replace(b'"age": 42', bad))
+        assert err.value.reason == "non_finite"
+    with pytest.raises(SchemaError) as err:
+        decode(InferenceEvent, event_bytes("e", schema_version="1"))
+    assert err.value.reason == "schema_violation"
+    assert decode(InferenceEvent, event_bytes("e", schema_version="1.7")).schema_version == "1.7"
+
+
+def test_selected_requests_carry_annotators_needed() -> None:
+    from tests.stream.test_scorer import make, rec
+
+    scorer, sampler, sink, _ = make(redundancy_share=1.0, redundancy_k=3)
+    asyncio.run(scorer.process([rec(event_bytes("s1", select=True), 0)]))
+    [req] = sink.on("streamsift.label-requests")
+    [pend] = sink.on("streamsift.pending")
+    assert json.loads(req.value or b"")["annotators_needed"] == 3
+    assert json.loads(pend.value or b"")["annotators_needed"] == 3
+    assert sampler.confirmed == ["s1"] * 3
