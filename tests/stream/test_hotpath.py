@@ -12,7 +12,14 @@ from prometheus_client import CollectorRegistry, Histogram
 from streamsift.errors import SchemaError
 from streamsift.metrics import SCORING_BUCKETS, observe_many
 from streamsift.schemas import InferenceEvent, Limits, decode
-from streamsift.stream.decisions import FORMAT, LoggedDecision, decode_batch, encode_batches
+from streamsift.stream.decisions import (
+    FORMAT,
+    MAX_RECORD_BYTES,
+    LoggedDecision,
+    decode_batch,
+    encode_batches,
+    encode_rows,
+)
 from streamsift.stream.dedupe import Dedupe
 from tests.stream.fakes import event_bytes
 
@@ -158,3 +165,12 @@ def test_selected_requests_carry_annotators_needed() -> None:
     assert json.loads(req.value or b"")["annotators_needed"] == 3
     assert json.loads(pend.value or b"")["annotators_needed"] == 3
     assert sampler.confirmed == ["s1"] * 3
+
+
+def test_encode_rows_equals_encode_batches_of_the_same_decisions() -> None:
+    rows = _rows(random.Random(3), 50)
+    reqs = {d.event_id: (b'{"q":1}', b'{"p":2}') for d in rows if d.selected}
+    for max_bytes in (MAX_RECORD_BYTES, 1_500):
+        assert encode_rows("t", 1, "w", 2.5, [d.row() for d in rows], reqs, max_bytes) == (
+            encode_batches("t", 1, "w", 2.5, rows, reqs, max_bytes)
+        )

@@ -56,7 +56,7 @@ from streamsift.metrics import Metrics, observe_many
 from streamsift.schemas import InferenceEvent, LabelRequest, Limits, PendingItem, decode
 from streamsift.stream.convert import build_request, drift_event, to_core_event
 from streamsift.stream.deadletter import DeadLetters
-from streamsift.stream.decisions import LoggedDecision, encode_batches
+from streamsift.stream.decisions import LoggedDecision, encode_rows
 from streamsift.stream.dedupe import Dedupe
 from streamsift.stream.ports import SamplerLike, Sink
 from streamsift.stream.records import SourceRecord
@@ -194,7 +194,7 @@ class Scorer:
                 recovered += await self._load_partition(partition, first)
 
         acks: list[Awaitable[Any]] = []
-        logged: dict[int, list[LoggedDecision]] = {}
+        logged: dict[int, list[list[object]]] = {}
         selected: list[_Selected] = []
         drift: list[Any] = []
         by_arm_region: Tally[tuple[str, str]] = Tally()
@@ -261,11 +261,11 @@ class Scorer:
             rows = logged.get(rec.partition)
             if rows is None:
                 rows = logged[rec.partition] = []
-            rows.append(
-                LoggedDecision(
+            rows.append(  # LoggedDecision.row() of this decision, built directly
+                [
                     event_id,
                     rec.offset,
-                    decision.selected,
+                    int(decision.selected),
                     decision.arm,
                     decision.p,
                     decision.score,
@@ -273,7 +273,7 @@ class Scorer:
                     decision.model_version,
                     decision.reason,
                     request_id,
-                )
+                ]
             )
         observe_many(m.scoring_duration, timings)
 
@@ -283,7 +283,7 @@ class Scorer:
         now = self.clock()
         requests = {s.event_id: (s.request, s.pending) for s in selected}
         for partition, rows in logged.items():
-            for raw in encode_batches(
+            for raw in encode_rows(
                 self.settings.topic_inference_events, partition, self.worker_id, now, rows, requests
             ):
                 acks.append(
