@@ -52,6 +52,7 @@ from tests.sre.promql import (
     substitute,
     variable_query,
 )
+from tests.stream.workers import gold_file
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 
@@ -160,7 +161,7 @@ class PromAPI:
         return self.get("/api/v1/query", query=expr)
 
 
-def _service_env(bootstrap: str, prefix: str, web_port: int) -> dict[str, str]:
+def _service_env(bootstrap: str, prefix: str, web_port: int, gold: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMSIFT_")}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # the test's broker, not the runner's
     env.update(
@@ -187,6 +188,9 @@ def _service_env(bootstrap: str, prefix: str, web_port: int) -> dict[str, str]:
             "STREAMSIFT_DRIFT_WINDOW_SECONDS": "2",
             "STREAMSIFT_SNAPSHOT_EVERY_LABELS": "20",
             "STREAMSIFT_SNAPSHOT_EVERY_SECONDS": "2",
+            # Gold items in the request stream, so the annotator-quality panels fill.
+            "STREAMSIFT_GOLD_PATH": str(gold),
+            "STREAMSIFT_GOLD_RATE": "0.2",
         }
     )
     for name in TOPICS:
@@ -231,7 +235,7 @@ def live_stack(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterat
         )
     prefix = f"promlive-{uuid.uuid4().hex[:10]}"
     web_port = _free_port()
-    env = _service_env(kafka_bootstrap, prefix, web_port)
+    env = _service_env(kafka_bootstrap, prefix, web_port, gold_file(tmp_path / "gold.jsonl"))
     cli = [sys.executable, "-m", "streamsift.cli"]
     procs: list[Proc] = []
     try:

@@ -17,9 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from streamsift.tools import SyntheticStream
-from streamsift.tools.concept import true_label
-from tests.stream.workers import REPO, read_topic, running, stream_env, topic, wait_for
+from tests.stream.workers import (
+    REPO,
+    gold_file,
+    read_topic,
+    running,
+    stream_env,
+    topic,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]
 
@@ -42,15 +48,6 @@ def _tool(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
     )
 
 
-def _gold_file(path: Path, n: int = 200) -> Path:
-    stream = SyntheticStream(seed=99)
-    with path.open("w") as fh:
-        for i in range(n):
-            x = dict(stream.event_at(i).features)
-            fh.write(json.dumps({"id": f"gold-{i}", "features": x, "label": true_label(x)}) + "\n")
-    return path
-
-
 def test_noisy_annotators_are_flagged_and_gold_never_trains(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -58,7 +55,7 @@ def test_noisy_annotators_are_flagged_and_gold_never_trains(
         kafka_bootstrap,
         capacity_per_hour=720_000.0,  # 200 labels per second, gold and redundancy included
         min_labels=100,
-        gold_path=_gold_file(tmp_path / "gold.jsonl"),
+        gold_path=gold_file(tmp_path / "gold.jsonl"),
         gold_rate=0.5,
         redundancy_share=0.5,
         redundancy_k=3,

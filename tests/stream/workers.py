@@ -252,3 +252,16 @@ def committed(bootstrap: str, group: str, name: str) -> int:
     finally:
         admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == name)
+
+
+def gold_file(path: Path, n: int = 200) -> Path:
+    """A gold set (JSONL) from the synthetic generator's own ground truth."""
+    from streamsift.tools import SyntheticStream
+    from streamsift.tools.concept import true_label
+
+    stream = SyntheticStream(seed=99)
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            x = dict(stream.event_at(i).features)
+            fh.write(json.dumps({"id": f"gold-{i}", "features": x, "label": true_label(x)}) + "\n")
+    return path
