@@ -261,7 +261,16 @@ jvm_opts=($heap_opts -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=tr
 
 # --- format storage -----------------------------------------------------------------------------
 
-cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+# A Kafka cluster id is 16 random bytes, URL-safe base64; one starting with '-' would
+# be read by the storage tool as an option, so draw again (about 1 id in 64).
+cluster_id="$(python3 -c '
+import base64, uuid
+while True:
+    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not cid.startswith("-"):
+        print(cid)
+        break
+')"
 start_s=$SECONDS
 say "formatting $data_dir (cluster id $cluster_id)"
 format_main=""
