@@ -27,7 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamsift.errors import ConfigurationError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["TOPIC_FIELDS", "Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -234,6 +234,14 @@ class Settings(BaseSettings):
         if self.kafka_security_protocol.startswith("SASL") and not self.kafka_sasl_mechanism:
             raise ValueError("kafka_sasl_mechanism is required for a SASL security protocol")
         return self
+
+
+#: Settings fields that name a topic (every topic the service reads or writes).
+TOPIC_FIELDS: tuple[str, ...] = tuple(
+    name
+    for name, field in Settings.model_fields.items()
+    if name.startswith("topic_") and field.annotation is str
+)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -21,21 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["WorkerProcess", "free_port", "rss_bytes", "topic_env"]
+from streamsift.config import TOPIC_FIELDS
 
-#: Settings fields that name topics (each gets the run's unique suffix).
-TOPIC_FIELDS = (
-    "topic_inference_events",
-    "topic_label_requests",
-    "topic_labels",
-    "topic_pending",
-    "topic_drift_events",
-    "topic_model_snapshots",
-    "topic_dead_letters",
-    "topic_decisions",
-    "topic_training",
-    "topic_worker_rates",
-)
+__all__ = ["TOPIC_FIELDS", "WorkerProcess", "free_port", "rss_bytes", "topic_env"]
+
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfaN]+)", re.M)
 

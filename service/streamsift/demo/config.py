@@ -25,23 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamsift.config import TOPIC_FIELDS
 from streamsift.errors import ConfigurationError
 
 __all__ = ["TOPIC_FIELDS", "DemoConfig"]
-
-#: Settings fields that name topics; each run gets its own names.
-TOPIC_FIELDS = (
-    "topic_inference_events",
-    "topic_label_requests",
-    "topic_labels",
-    "topic_pending",
-    "topic_drift_events",
-    "topic_model_snapshots",
-    "topic_dead_letters",
-    "topic_decisions",
-    "topic_training",
-    "topic_worker_rates",
-)
 
 
 @dataclass(frozen=True)
