@@ -59,7 +59,10 @@ def test_noisy_annotators_are_flagged_and_gold_never_trains(
         gold_rate=0.5,
         redundancy_share=0.5,
         redundancy_k=3,
-        quality_gold_min_answers=20,
+        quality_gold_min_answers=25,
+        # Clean annotators score 1.0 on gold, noisy ones 0.7: a 0.9 bar keeps a noisy
+        # annotator from passing by luck (P(>= 0.8 of 20 at 0.7) is about 0.24).
+        quality_flag_below=0.9,
         quality_ds_min_items=30,
         quality_timeout_seconds=20,
         expiry_check_seconds=1,
