@@ -77,3 +77,34 @@ def test_team_routes_around_flagged_annotators() -> None:
         picked = team.pick(3, avoid=frozenset({"ann-3", "ann-4"}))
         assert set(picked) == {"ann-0", "ann-1", "ann-2"}
     assert len(set(team.pick(5, avoid=frozenset({"ann-0"})))) == 5
+
+
+def test_simulate_command_compares_quality_control(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from streamsift.cli import main
+
+    out = tmp_path / "crowd.json"
+    assert (
+        main(
+            [
+                "simulate",
+                "--stream",
+                "synth:regional",
+                "--events",
+                "6000",
+                "--budget",
+                "0.1",
+                "--annotators",
+                "0,0,0,0.3,0.3",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(out.read_text())
+    assert [r["mode"] for r in rows] == ["clean", "noisy", "qc"]
+    clean, noisy, qc = rows
+    assert clean["label_accuracy"] == 1.0 and noisy["label_accuracy"] < 1.0
+    assert qc["labels_used"] <= clean["labels_used"] + 5

@@ -41,11 +41,76 @@ def _run(args: argparse.Namespace) -> int:
     if not streams:
         raise SystemExit("simulate: give --stream SPEC (repeatable) or --reference")
     seeds = args.seeds if args.seeds is not None else [args.seed]
+    if args.annotators is not None:
+        return _run_crowd(args, streams, seeds)
     if len(streams) == 1 and len(seeds) == 1:
         args.stream = streams[0]
         args.seed = seeds[0]
         return _run_single(args)
     return _run_table(args, streams, seeds)
+
+
+def _noise_list(value: str) -> tuple[float, ...]:
+    try:
+        noise = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated rates, got {value}") from exc
+    if not noise or any(not 0.0 <= v < 1.0 for v in noise):
+        raise argparse.ArgumentTypeError(f"each rate must be in [0, 1), got {value}")
+    return noise
+
+
+def _run_crowd(args: argparse.Namespace, streams: list[str], seeds: list[int]) -> int:
+    """Clean labels, noisy annotators without QC, and with QC, at equal label spend."""
+    from streamsift.sim.crowd import CrowdConfig, run_crowd
+
+    rows: list[dict[str, object]] = []
+    for spec in streams:
+        for seed in seeds:
+            stream = load_stream(spec, n=args.events, seed=seed, target=args.target)
+            events = stream.events[: stream.drift_at] if stream.drift_at else stream.events
+            cut = int(len(events) * 0.85)
+            classes = sorted(stream.classes, key=repr)
+            config = CrowdConfig(
+                noise=args.annotators,
+                budget=args.budget,
+                strategy=args.strategy,
+                base_model=args.base_model,
+                seed=seed,
+            )
+            for mode in ("clean", "noisy", "qc"):
+                r = run_crowd(events[:cut], events[cut:], classes, config, mode)
+                rows.append(
+                    {
+                        "stream": spec,
+                        "seed": seed,
+                        "mode": mode,
+                        "test_accuracy": r.test_accuracy,
+                        "label_accuracy": r.label_accuracy,
+                        "labels_used": r.labels_used,
+                        "items_trained": r.items_trained,
+                        "flagged": sorted(r.flagged),
+                        "extra_labels": r.extra_labels,
+                    }
+                )
+    table = Table(title=f"quality control, annotators' noise {list(args.annotators)}")
+    for col in ("stream", "seed", "mode", "final accuracy", "label accuracy", "labels", "flagged"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(
+            str(row["stream"]),
+            str(row["seed"]),
+            str(row["mode"]),
+            f"{row['test_accuracy']:.4f}",
+            f"{row['label_accuracy']:.4f}",
+            str(row["labels_used"]),
+            ",".join(row["flagged"]),  # type: ignore[arg-type]
+        )
+    Console().print(table)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 def _config(args: argparse.Namespace) -> SimConfig:
@@ -210,6 +275,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--table", help="write the markdown table here (several runs)")
     p.add_argument("--label-delay", type=int, default=0, help="events until a label arrives")
     p.add_argument("--annotator-noise", type=float, default=0.0, help="share of wrong labels")
+    p.add_argument(
+        "--annotators",
+        type=_noise_list,
+        help="per-annotator noise, e.g. 0,0,0,0.3,0.3: compare clean labels, these "
+        "annotators without quality control, and with it (gold, redundancy, "
+        "Dawid-Skene, second opinions) at equal label spend",
+    )
     p.add_argument("--random-seeds", type=int, default=3, help="seeds per random budget")
     p.add_argument("--json", help="write the results as JSON here")
     p.add_argument("--plot", help="write learning curves as PNG here")
