@@ -278,6 +278,7 @@ class StreamService:
             for what, job in (
                 ("final snapshot", self.learner.close),
                 ("retire", self.rates.retire),
+                ("commit", self._commit_processed),
             ):
                 try:
                     await asyncio.wait_for(job(), timeout=10.0)
@@ -285,6 +286,12 @@ class StreamService:
                     log.warning("%s failed at shutdown: %r", what, exc)
 
         app.on_before_shutdown.connect(cast(Any, before_shutdown))
+
+    async def _commit_processed(self) -> None:
+        """Commit every offset acknowledged so far (graceful stop: nothing processed is
+        read again). Only acknowledged offsets are committed, i.e. batches whose
+        messages the broker confirmed, so this never commits past work in flight."""
+        await self.app.consumer.commit()
 
     def refresh_gauges(self) -> None:
         """Copy the sampler's state and the consumer lag into the gauges."""
