@@ -460,15 +460,13 @@ class Metrics:
         )
         self.contradictions = Counter(
             "quality_contradictions",
-            "Single labels that contradicted a confident online model (sent for a second"
-            " opinion).",
+            "Single labels that contradicted a confident online model (sent for a second opinion).",
             namespace=ns,
             registry=r,
         )
         self.aggregated = Counter(
             "quality_aggregated",
-            "Items resolved into one training label, by method (single, majority,"
-            " dawid_skene).",
+            "Items resolved into one training label, by method (single, majority, dawid_skene).",
             ["method"],
             namespace=ns,
             registry=r,
