@@ -533,18 +533,27 @@ def _as_label(event_id: str, label: Label, labelled_at: float) -> LabelEvent:
     )
 
 
+def selected_decision(
+    event_id: str, arm: str, score: float, p: float, region: str, model_version: int
+) -> Decision:
+    """The recorded selection of one event (to confirm it with the sampler after a send)."""
+    arm_: Any = arm
+    return Decision(
+        event_id=event_id,
+        selected=True,
+        arm=arm_,
+        score=score,
+        p=p,
+        region=region,
+        reason="selected",
+        model_version=model_version,
+    )
+
+
 def pending_decision(item: PendingItem) -> Decision:
     """The selection a pending item stands for (to confirm an extra label with the sampler)."""
-    arm: Any = item.arm
-    return Decision(
-        event_id=item.event_id,
-        selected=True,
-        arm=arm,
-        score=item.score,
-        p=item.p,
-        region=item.region,
-        reason="selected",
-        model_version=item.scored_model_version,
+    return selected_decision(
+        item.event_id, item.arm, item.score, item.p, item.region, item.scored_model_version
     )
 
 

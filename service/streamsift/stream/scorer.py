@@ -58,6 +58,7 @@ from streamsift.stream.convert import build_request, drift_event, to_core_event
 from streamsift.stream.deadletter import DeadLetters
 from streamsift.stream.decisions import LoggedDecision, encode_rows
 from streamsift.stream.dedupe import Dedupe
+from streamsift.stream.join import selected_decision
 from streamsift.stream.ports import SamplerLike, Sink
 from streamsift.stream.records import SourceRecord
 from streamsift.stream.recovery import LogReader
@@ -455,17 +456,7 @@ class Scorer:
 
 
 def _as_decision(d: LoggedDecision) -> Decision:
-    arm: Any = d.arm
-    return Decision(
-        event_id=d.event_id,
-        selected=True,
-        arm=arm,
-        score=d.score,
-        p=d.p,
-        region=d.region,
-        reason="selected",
-        model_version=d.model_version,
-    )
+    return selected_decision(d.event_id, d.arm, d.score, d.p, d.region, d.model_version)
 
 
 def _annotators_needed(request: bytes) -> int:
