@@ -387,6 +387,16 @@ class Sampler:
         self._count_selection()
         self._p_mean += (decision.p - self._p_mean) / min(self._p_n, 1000)
 
+    def take_extra(self, decision: Decision, now: float) -> bool:
+        """Take capacity for one extra label of a selected item (an extra opinion asked
+        after the selection) before it is requested: if the selector has capacity
+        (token bucket, money budget), record it like :meth:`confirm` and return ``True``;
+        otherwise change nothing and return ``False`` (the caller must not request it)."""
+        if not self._selector.has_capacity(now):
+            return False
+        self.confirm(decision, now)
+        return True
+
     def _count_selection(self) -> None:
         gap = self._gap - 1.0
         low = -2.0 * self.catch_up_labels

@@ -334,6 +334,15 @@ class Selector:
         if self.feedback_labels:
             self._add_deficit(-1.0)
 
+    def has_capacity(self, now: float, n: int = 1) -> bool:
+        """Whether ``n`` more labels fit now: the token bucket holds ``n`` tokens and the
+        money budget affords them (read-only; always ``True`` in fraction mode without a
+        money budget). For labels requested outside :meth:`decide` (quality control's
+        extra opinions): check first, send, then :meth:`record`."""
+        if self._bucket is not None and not self._bucket.allows(now, float(n)):
+            return False
+        return not self._money or self._budget.can_afford(now)
+
     def label_arrived(self, now: float, n: int = 1) -> None:
         """``n`` requested labels came back at ``now``: fewer pending, arrival rate measured."""
         self._pending = max(0, self._pending - n)
