@@ -458,6 +458,14 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.extra_labels_refused = Counter(
+            "quality_extra_labels_refused",
+            "Extra opinions (second_opinion, extra_opinion) not requested because the"
+            " capacity (token bucket, money budget) had no room; the item is held out.",
+            ["kind"],
+            namespace=ns,
+            registry=r,
+        )
         self.contradictions = Counter(
             "quality_contradictions",
             "Single labels that contradicted a confident online model (sent for a second opinion).",
@@ -550,6 +558,8 @@ class Metrics:
             self.control_lift.labels(bound=bound)
         for kind in EXTRA_LABEL_KINDS:
             self.extra_labels.labels(kind=kind)
+        for kind in ("second_opinion", "extra_opinion"):
+            self.extra_labels_refused.labels(kind=kind)
         for method in AGGREGATION_METHODS:
             self.aggregated.labels(method=method)
         for reason in HOLD_REASONS:

@@ -52,6 +52,8 @@ class FakeSampler:
         self.fail_on = fail_on
         self.drift: tuple[object, ...] = ()
         self.state = FakeState()
+        self.extra_capacity: int | None = None  # extra labels take_extra grants (None: all)
+        self.refused: list[str] = []
 
     def decide(self, event: CoreEvent, now: float | None = None) -> Decision:
         if event.event_id == self.fail_on:
@@ -74,6 +76,15 @@ class FakeSampler:
 
     def confirm(self, decision: Decision, now: float) -> None:
         self.confirmed.append(decision.event_id)
+
+    def take_extra(self, decision: Decision, now: float) -> bool:
+        if self.extra_capacity is not None:
+            if self.extra_capacity <= 0:
+                self.refused.append(decision.event_id)
+                return False
+            self.extra_capacity -= 1
+        self.confirm(decision, now)
+        return True
 
     def label_arrived(self, now: float, n: int = 1) -> None:
         self.arrived += n

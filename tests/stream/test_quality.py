@@ -197,6 +197,26 @@ def test_a_label_contradicting_a_confident_model_gets_a_second_opinion() -> None
     assert trained(sink) == [("e1", "yes")]
 
 
+def test_an_extra_opinion_without_capacity_is_not_requested_and_the_item_is_held_out() -> None:
+    sampler = FakeSampler()
+    sampler.model = ConfidentModel()
+    sampler.extra_capacity = 1  # room for one extra label, then none
+    j, _, sink, reg, _ = joiner(sampler=sampler)
+    pend(j, "e1")
+    pend(j, "e2")
+    assert label(j, "e1", "yes", "a") == "more_opinions"
+    assert label(j, "e2", "yes", "a") == "held_out"  # contradicts, but no capacity left
+    assert [r.key for r in sink.on(REQUESTS)] == [b"e1"]  # only the granted one was asked
+    assert sampler.confirmed == ["e1"] and sampler.refused == ["e2"]
+    assert value(reg, "quality_extra_labels_total", kind="second_opinion") == 1
+    assert value(reg, "quality_extra_labels_refused_total", kind="second_opinion") == 1
+    assert value(reg, "quality_contradictions_total") == 2
+    assert value(reg, "quality_held_out_total", reason="contradicts_model") == 1
+    assert StoreEntry.decode(j.store[b"e2"]).state == "held_out" and trained(sink) == []
+    assert j.collector.extra_labels["second_opinion"] == 1
+    assert label(j, "e2", "yes", "b") == "duplicate"  # a late label: the item is done
+
+
 def test_a_contradiction_without_a_second_opinion_is_held_out_at_the_timeout() -> None:
     sampler = FakeSampler()
     sampler.model = ConfidentModel()

@@ -187,9 +187,9 @@ class Joiner:
     settings
         Topics, TTLs, the early-label grace, the quality-control settings.
     sampler
-        ``label_arrived`` / ``expire`` / ``confirm`` (extra opinions) are reported
-        to it; its model says which classes can be learned and gives the online
-        prediction for second opinions.
+        ``label_arrived`` / ``expire`` are reported to it; ``take_extra`` takes the
+        capacity of an extra opinion before it is requested; its model says which
+        classes can be learned and gives the online prediction for second opinions.
     sink
         Where aggregates (training topic), extra-opinion requests and dead letters go.
     metrics
@@ -356,8 +356,7 @@ class Joiner:
             self.store[key] = StoreEntry("gold", now).encode()
             return "gold"
         if isinstance(out, NeedsMoreOpinions):
-            await self._ask_again(key, entry, out, now)
-            return "more_opinions"
+            return await self._ask_again(key, entry, out, now)
         if (
             isinstance(out, Aggregated)
             and out.method == "single"
@@ -413,23 +412,30 @@ class Joiner:
 
     async def _ask_again(
         self, key: bytes, entry: StoreEntry, out: NeedsMoreOpinions, now: float
-    ) -> None:
-        """Publish a fresh request (new request id, same event, one annotator) and
-        count it against the sampler's capacity like any other request."""
+    ) -> Outcome:
+        """Publish a fresh request (new request id, same event, one annotator) if the
+        sampler's capacity has room for one more label: the label takes its token from
+        the same bucket (and money budget) as every selection *before* it is requested
+        (``Sampler.take_extra``). Without room the opinion is not asked: counted in
+        ``streamsift_quality_extra_labels_refused_total{kind}`` and the item is held out
+        with the reason the opinion was wanted (never silently resolved)."""
         item = entry.item
         assert item is not None
         m = self.metrics
         kind = "second_opinion" if out.reason == "contradicts_model" else "extra_opinion"
         if out.reason == "contradicts_model":
             m.contradictions.inc()
+        if not self.sampler.take_extra(pending_decision(item), now):
+            m.extra_labels_refused.labels(kind=kind).inc()
+            return await self._act(key, entry, self.collector.decline(out.item_id), now)
         m.extra_labels.labels(kind=kind).inc()
         request = reask_request(item, self.settings, now=now)
         ack = await self.sink.send(
             self.settings.topic_label_requests, request.model_dump_json().encode(), key=key
         )
         await ack
-        self.sampler.confirm(pending_decision(item), now)
         self.store[key] = replace(entry, at=now, needed=len(entry.labels) + 1).encode()
+        return "more_opinions"
 
     async def expire(self) -> int:
         """Resolve items past their deadline, expire old early labels, drop old markers.

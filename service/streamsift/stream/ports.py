@@ -60,6 +60,10 @@ class SamplerLike(Protocol):
         """Record a selection whose label request was acked."""
         ...
 
+    def take_extra(self, decision: Decision, now: float) -> bool:
+        """Take capacity for one extra label before requesting it (False: none left)."""
+        ...
+
     def label_arrived(self, now: float, n: int = 1) -> None:
         """Count labels that arrived for pending items."""
         ...

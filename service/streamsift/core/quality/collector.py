@@ -54,6 +54,7 @@ class _Pending:
     model_proba: Proba | None = None
     extra_used: int = 0
     contradiction: bool = False
+    asked: tuple[OpinionReason, str] | None = None  # the last extra opinion: reason, kind
 
 
 class LabelCollector:
@@ -280,7 +281,29 @@ method='majority')]
         p.deadline = now + self.timeout
         heapq.heappush(self._deadlines, (p.deadline, item_id))
         self._extra[kind] += 1
+        p.asked = (reason, kind)
         return NeedsMoreOpinions(item_id, reason)
+
+    def decline(self, item_id: str) -> HeldOut:
+        """The extra opinion just asked for ``item_id`` could not be requested (no
+        capacity left): hold the item out with the reason it was asked for, and do not
+        count that extra label. Raises ``ConfigurationError`` if no opinion was asked.
+
+        Examples
+        --------
+        >>> c = LabelCollector(timeout=60.0)
+        >>> c.expect("e1", now=0.0)
+        >>> c.add_label("e1", "ann-a", "cat", now=1.0, model_proba={"cat": 0.01, "dog": 0.99})
+        [NeedsMoreOpinions(item_id='e1', reason='contradicts_model')]
+        >>> c.decline("e1"), c.extra_labels["second_opinion"], c.n_pending
+        (HeldOut(item_id='e1', reason='contradicts_model'), 0, 0)
+        """
+        p = self._pending.get(item_id)
+        if p is None or p.asked is None:
+            raise ConfigurationError(f"no extra opinion pending for item_id {item_id!r}")
+        reason, kind = p.asked
+        self._extra[kind] -= 1
+        return self._hold(item_id, reason)
 
     def _hold(self, item_id: str, reason: HoldReason) -> HeldOut:
         self._finish(item_id)
