@@ -212,3 +212,78 @@ def test_label_sim_stops_cleanly_on_sigterm(
     assert stats["labels"] + stats["outstanding_at_exit"] == 50
     # labels sent before the stop were flushed:
     assert len(_read_labels(kafka_bootstrap, labels, stats["labels"])) == stats["labels"]
+
+
+def test_label_sim_signals_ready_and_gives_flagged_annotators_no_work(
+    kafka_bootstrap: str, make_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    """``--ready-file`` appears once partitions are assigned (before any request is
+    sent here); ``--flags-from`` a worker's /metrics flagging annotator-3 and -4 keeps
+    every label with annotators 0-2."""
+    import http.server
+    import threading
+    import time
+
+    body = (
+        b'streamsift_quality_annotator_flagged{annotator="annotator-3"} 1.0\n'
+        b'streamsift_quality_annotator_flagged{annotator="annotator-4"} 1.0\n'
+        b'streamsift_quality_annotator_flagged{annotator="annotator-0"} 0.0\n'
+    )
+
+    class Metrics(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    requests = make_topic("tools-label-requests", partitions=2)
+    labels = make_topic("tools-labels", partitions=2)
+    ready, summary = tmp_path / "ready.json", tmp_path / "summary.json"
+    argv = _label_sim(
+        kafka_bootstrap, "--requests-topic", requests, "--labels-topic", labels,
+        "--group", f"{requests}-sim", "--annotators", "5", "--labels-per-hour", "3600",
+        "--delay-median", "0", "--time-scale", "50", "--idle-exit", "20",
+        "--offset-reset", "latest", "--ready-file", str(ready),
+        "--flags-from", f"http://127.0.0.1:{server.server_port}/metrics",
+        "--flags-every", "0.2", "--summary-json", str(summary),
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not ready.is_file():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "label-sim never got its partitions"
+            time.sleep(0.1)
+        assert json.loads(ready.read_text())["partitions"] == 2
+        # offset-reset latest: only what is sent after the ready file is answered,
+        # so every request answered proves the team was listening when it said so.
+        events = _send_requests(kafka_bootstrap, requests, 60)
+        _, err = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, err
+    stats = json.loads(summary.read_text())
+    expected = sum(needed for _, needed in events.values())
+    assert stats["accepted"] == 60 and stats["labels"] == expected, stats
+    assert stats["benched"] == ["annotator-3", "annotator-4"]
+    assert stats["benched_fill"] == 0
+    assert set(stats["by_annotator"]) == {"annotator-0", "annotator-1", "annotator-2"}
+    assert stats["given"]["annotator-3"] == stats["given"]["annotator-4"] == 0
+    records = _read_labels(kafka_bootstrap, labels, expected)
+    assert {decode(LabelEvent, r.value).annotator_id for r in records} <= {
+        "annotator-0", "annotator-1", "annotator-2",
+    }  # fmt: skip

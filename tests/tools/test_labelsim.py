@@ -195,3 +195,81 @@ def test_team_pickles_mid_run() -> None:
 def test_bad_parameters(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):
         LabellingTeam(**kwargs)  # type: ignore[arg-type]
+
+
+def test_benched_annotators_get_no_new_work_while_others_can_take_it() -> None:
+    team = LabellingTeam(annotators=5, noise=0.0, max_backlog=10_000, seed=2)
+    team.bench({"annotator-3", "annotator-4", "not-in-the-team"})
+    assert team.benched == {"annotator-3", "annotator-4"}
+    labels = _run(team, 300, needed=3)
+    by = Counter(lab.annotator_id for lab in labels)
+    assert set(by) == {"annotator-0", "annotator-1", "annotator-2"}
+    assert team.counts["benched_fill"] == 0
+    assert sum(team.given_while_benched.values()) == 0
+
+
+def test_benched_annotators_fill_a_request_no_one_else_can_and_it_is_counted() -> None:
+    team = LabellingTeam(annotators=3, noise=0.0, max_backlog=10_000, seed=2)
+    team.bench({"annotator-2"})
+    labels = _run(team, 10, needed=3)  # needs all three: the benched one fills in
+    assert Counter(lab.annotator_id for lab in labels)["annotator-2"] == 10
+    assert team.counts["benched_fill"] == 10
+    assert team.given_while_benched["annotator-2"] == 10
+    team.bench(set())  # unflagged: back to work, no longer counted as a fill
+    _run(team, 5, needed=3)
+    assert team.counts["benched_fill"] == 10
+
+
+def test_flagged_annotators_are_read_from_the_worker_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from streamsift.metrics import Metrics
+    from streamsift.tools.label_loop import flagged_in_metrics
+
+    reg = CollectorRegistry()
+    m = Metrics(reg)
+    m.annotator_flagged.labels(annotator="annotator-4").set(1.0)
+    m.annotator_flagged.labels(annotator="annotator-1").set(0.0)
+    m.annotator_flagged.labels(annotator="other").set(1.0)
+    assert flagged_in_metrics(generate_latest(reg).decode()) == {"annotator-4"}
+
+
+def test_flag_poller_unions_the_workers_and_keeps_the_last_answer_on_failure() -> None:
+    import http.server
+    import threading
+
+    from streamsift.tools.label_loop import FlagPoller
+
+    bodies = {
+        "/a": 'streamsift_quality_annotator_flagged{annotator="x"} 1\n',
+        "/b": 'streamsift_quality_annotator_flagged{annotator="y"} 1\n'
+        'streamsift_quality_annotator_flagged{annotator="z"} 0\n',
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies.get(self.path)
+            if body is None:
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        poller = FlagPoller([f"{base}/a", f"{base}/b"], timeout=5.0)
+        assert poller.current() is None  # nothing heard yet
+        poller.poll_once()
+        assert poller.current() == {"x", "y"}
+        bodies.pop("/a")  # worker a stops answering: its last answer stands
+        poller.poll_once()
+        assert poller.current() == {"x", "y"} and poller.failures == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,7 +7,10 @@ class of its features through ``--annotators`` annotators who each label
 one per annotator), and publishes the labels (key event_id). A request that
 needs several annotators gets distinct ones. ``--time-scale`` speeds the team
 up for demos. Ctrl-C (or SIGTERM) stops cleanly: labels already given are
-flushed, unfinished work is abandoned and counted.
+flushed, unfinished work is abandoned and counted. ``--ready-file`` is written
+once the consumer group assigned partitions (wait for it before sending traffic);
+``--flags-from`` polls the workers' ``/metrics`` and gives annotators they flag no
+new work (benched, shown in the summary).
 
 Example::
 
@@ -29,7 +32,7 @@ from rich.table import Table
 from streamsift.config import load_settings
 from streamsift.errors import ConfigurationError
 from streamsift.tools.kafka_io import StopFlag, stop_on_signals
-from streamsift.tools.label_loop import LabelSimStats, run_label_sim
+from streamsift.tools.label_loop import FlagPoller, LabelSimStats, run_label_sim
 from streamsift.tools.labelsim import LabellingTeam
 
 __all__ = ["parse_floats", "register"]
@@ -50,11 +53,17 @@ def _summary(console: Console, stats: LabelSimStats, team: LabellingTeam) -> Non
     table = Table(title="label-sim: labels per annotator")
     for col in ("annotator", "labels given", "wrong", "wrong %"):
         table.add_column(col, justify="right")
+    table.add_column("benched")
     flipped = team.flipped
     for aid, given in team.given.items():
         pct = f"{100 * flipped[aid] / given:.1f}" if given else "-"
-        table.add_row(aid, str(given), str(flipped[aid]), pct)
+        table.add_row(aid, str(given), str(flipped[aid]), pct, "yes" if aid in team.benched else "")
     console.print(table)
+    if team.benched:
+        console.print(
+            f"benched (flagged by the worker): {', '.join(sorted(team.benched))};"
+            f" labels they still gave to fill a request: {stats.benched_fill}"
+        )
     console.print(
         f"requests {stats.requests} (invalid {stats.invalid}, duplicate {stats.duplicates}),"
         f" accepted {stats.accepted}, dropped {stats.dropped},"
@@ -91,6 +100,21 @@ def _run(args: argparse.Namespace) -> int:
         f"label-sim: {args.annotators} annotators, {team.capacity_per_hour:,.0f} labels/h"
         f" in all (x{args.time_scale:g} time), {requests_topic} → {labels_topic}"
     )
+    ready_file = Path(args.ready_file) if args.ready_file else None
+    if ready_file is not None:
+        ready_file.unlink(missing_ok=True)
+
+    def ready(partitions: int) -> None:
+        console.print(f"label-sim: ready ({partitions} partitions of {requests_topic} assigned)")
+        if ready_file is not None:
+            tmp = ready_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"partitions": partitions}) + "\n")
+            tmp.replace(ready_file)  # atomic: a reader never sees half a file
+
+    poller = None
+    if args.flags_from:
+        urls = [u.strip() for u in args.flags_from.split(",") if u.strip()]
+        poller = FlagPoller(urls, every=args.flags_every).start()
     flag = StopFlag()
     progress = Progress(
         SpinnerColumn(),
@@ -123,10 +147,19 @@ def _run(args: argparse.Namespace) -> int:
             idle_exit=args.idle_exit,
             offset_reset=args.offset_reset,
             on_progress=report,
+            on_ready=ready,
+            flags=None if poller is None else poller.current,
         )
+    if poller is not None:
+        poller.stop()
     _summary(console, stats, team)
     if args.summary_json:
-        doc = {**stats.as_dict(), "given": team.given, "wrong": team.flipped}
+        doc = {
+            **stats.as_dict(),
+            "given": team.given,
+            "wrong": team.flipped,
+            "given_while_benched": team.given_while_benched,
+        }
         Path(args.summary_json).write_text(json.dumps(doc, indent=2) + "\n")
     if flag.signum == signal.SIGINT:
         console.print("interrupted: flushed and stopped")
@@ -174,6 +207,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         help="where a new group starts (earliest)",
     )
     p.add_argument("--summary-json", help="write the final counters to this file")
+    p.add_argument(
+        "--ready-file",
+        help="written (atomically) once the consumer group assigned request partitions",
+    )
+    p.add_argument(
+        "--flags-from",
+        help="worker /metrics url(s), comma-separated: annotators they flag get no new work",
+    )
+    p.add_argument("--flags-every", type=float, default=2.0, help="seconds between flag polls (2)")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.add_argument("--quiet", action="store_true", help="no output")
     p.set_defaults(func=_run)

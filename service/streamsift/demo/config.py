@@ -183,16 +183,25 @@ class DemoConfig:
         return (3600.0 / self.labels_per_hour + self.delay_median_s) / self.time_scale
 
     # --- command lines and environment of the started processes ---------------------
-    def label_sim_args(self, summary: Path) -> list[str]:
-        """``streamsift label-sim`` arguments: the team, its noise, speed and summary file."""
+    def label_sim_args(
+        self, summary: Path, ready: Path | None = None, flags_url: str | None = None
+    ) -> list[str]:
+        """``streamsift label-sim`` arguments: the team, its noise, speed and summary file;
+        the file it writes once its partitions are assigned, the worker's ``/metrics``
+        whose flagged annotators it stops giving work."""
         noise = ",".join(f"{n:g}" for n in self.noise_by_annotator)
-        return [
+        args = [
             "label-sim", "--annotators", str(self.annotators),
             "--labels-per-hour", f"{self.labels_per_hour:g}", "--noise", noise,
             "--delay-median", f"{self.delay_median_s:g}", "--delay-sigma", "0.5",
             "--time-scale", f"{self.time_scale:g}", "--seed", str(self.seed),
             "--summary-json", str(summary), "--no-progress",
         ]  # fmt: skip
+        if ready is not None:
+            args += ["--ready-file", str(ready)]
+        if flags_url is not None:
+            args += ["--flags-from", flags_url]
+        return args
 
     def producer_args(self) -> list[str]:
         """``streamsift produce-synthetic`` arguments: endless, with the scripted drift."""

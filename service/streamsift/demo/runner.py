@@ -211,9 +211,24 @@ class Demo:
     def start_traffic(self) -> None:
         cfg, env = self.cfg, self._env()
         summary = self.logs / "label-sim-summary.json"
-        self._spawn("label-sim", cfg.label_sim_args(summary), env)
+        ready = self.logs / "label-sim.ready"
+        flags = f"http://127.0.0.1:{self.web_port}/metrics"
+        self._spawn("label-sim", cfg.label_sim_args(summary, ready, flags), env)
+        self.wait_for_label_sim(ready)
         self._spawn("producer", cfg.producer_args(), env)
         self.wait_for_traffic()
+
+    def wait_for_label_sim(self, ready: Path) -> None:
+        """The team answers from the first request: wait until label-sim's consumer
+        group assigned it the request partitions (its ready file), bounded."""
+        with self.timed("label-sim ready"):
+            deadline = time.monotonic() + 120
+            while not ready.is_file():
+                self.check_children()
+                if time.monotonic() > deadline:
+                    raise DemoError("label-sim had no request partition assigned within 120 s")
+                self.guard.sleep(0.25)
+        self.say(f"label-sim: ready in {self.info.timings['label-sim ready']:.0f} s")
 
     def wait_for_traffic(self) -> None:
         """The clock starts when the worker consumed its first event (bounded wait)."""

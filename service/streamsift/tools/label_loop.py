@@ -29,7 +29,85 @@ from streamsift.stream.kafka_config import kafka_python_kwargs
 from streamsift.tools.kafka_io import StopFlag, make_producer
 from streamsift.tools.labelsim import LabellingTeam
 
-__all__ = ["LabelSimStats", "run_label_sim"]
+__all__ = ["FlagPoller", "LabelSimStats", "flagged_in_metrics", "run_label_sim"]
+
+#: The worker's gauge: 1 for an annotator it flags (``streamsift.metrics``).
+FLAGGED_METRIC = "streamsift_quality_annotator_flagged"
+
+
+def flagged_in_metrics(text: str) -> frozenset[str]:
+    """Annotators whose ``streamsift_quality_annotator_flagged`` gauge is 1 in a
+    Prometheus text exposition (``other``, the overflow series, is not a person).
+
+    >>> flagged_in_metrics('streamsift_quality_annotator_flagged{annotator="a-4"} 1.0\n'
+    ...     'streamsift_quality_annotator_flagged{annotator="a-1"} 0.0\n')
+    frozenset({'a-4'})
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: set[str] = set()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            who = sample.labels.get("annotator")
+            if sample.name == FLAGGED_METRIC and who and who != "other" and sample.value >= 1:
+                out.add(who)
+    return frozenset(out)
+
+
+class FlagPoller:
+    """Poll the workers' ``/metrics`` for flagged annotators in a daemon thread.
+
+    ``current()`` is the union over ``urls`` of the last successful scrape of each
+    (``None`` until every url answered once); a failed scrape keeps that url's last
+    answer. Several workers each flag from their own evidence, so the union is used.
+    """
+
+    def __init__(self, urls: list[str], every: float = 2.0, timeout: float = 2.0) -> None:
+        import threading
+
+        self.urls = list(urls)
+        self.every = every
+        self.timeout = timeout
+        self.failures = 0
+        self._last: dict[str, frozenset[str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="flag-poller", daemon=True)
+
+    def start(self) -> FlagPoller:
+        """Start polling (returns self)."""
+        self._thread.start()
+        return self
+
+    def poll_once(self) -> None:
+        """Scrape every url once."""
+        from urllib.request import urlopen
+
+        for url in self.urls:
+            try:
+                with urlopen(url, timeout=self.timeout) as resp:
+                    self._last[url] = flagged_in_metrics(resp.read().decode("utf-8", "replace"))
+            except (OSError, ValueError) as exc:
+                self.failures += 1
+                log.debug("flag poll of %s failed: %r", url, exc)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll_once()
+            self._stop.wait(self.every)
+
+    def current(self) -> frozenset[str] | None:
+        """Annotators flagged by any worker (``None`` before every url answered)."""
+        last = dict(self._last)
+        if len(last) < len(self.urls):
+            return None
+        return frozenset().union(*last.values())
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.timeout + 1.0)
+
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +131,10 @@ class LabelSimStats:
     backlog: int = 0
     outstanding_at_exit: int = 0
     by_annotator: dict[str, int] = field(default_factory=dict)
+    #: Annotators flagged by the worker, given no new work (as of the last poll).
+    benched: list[str] = field(default_factory=list)
+    #: Labels a benched annotator still gave: only when too few others could.
+    benched_fill: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (for JSON summaries)."""
@@ -73,6 +155,8 @@ def run_label_sim(
     idle_exit: float | None = None,
     offset_reset: Literal["earliest", "latest"] = "earliest",
     on_progress: Callable[[LabelSimStats], None] | None = None,
+    on_ready: Callable[[int], None] | None = None,
+    flags: Callable[[], frozenset[str] | None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> LabelSimStats:
     """Answer label requests until stopped, ``max_labels`` sent, or idle.
@@ -84,6 +168,14 @@ def run_label_sim(
         answer (``None``: never).
     on_progress
         Called about four times a second with the live counters.
+    on_ready
+        Called once, with the number of partitions, when the consumer group first
+        assigned partitions of the requests topic to the team: from then on every
+        request is answered (callers wait for it before sending traffic).
+    flags
+        Returns the annotators the worker currently flags (``None``: unknown, keep the
+        last answer); polled every loop. Flagged annotators get no new work
+        (:meth:`~streamsift.tools.labelsim.LabellingTeam.bench`).
     """
     from kafka import KafkaConsumer
 
@@ -103,6 +195,7 @@ def run_label_sim(
     seen: OrderedDict[str, None] = OrderedDict()
     last_request = time.monotonic()
     last_report = 0.0
+    ready = False
     try:
         while not stop:
             now = clock()
@@ -118,7 +211,16 @@ def run_label_sim(
                     stats.dropped += 1
                 else:
                     stats.unlabellable += 1
+            if flags is not None:
+                flagged = flags()
+                if flagged is not None and flagged != team.benched:
+                    team.bench(flagged)
+                    log.info("annotators benched (flagged by the worker): %s", sorted(flagged))
             assigned = consumer.assignment()
+            if assigned and not ready:
+                ready = True
+                if on_ready is not None:
+                    on_ready(len(assigned))
             if waiting and assigned:
                 consumer.pause(*assigned)
             elif consumer.paused():
@@ -153,6 +255,8 @@ def run_label_sim(
                 )
             stats.waiting = len(waiting)
             stats.backlog = team.backlog(clock())
+            stats.benched = sorted(team.benched)
+            stats.benched_fill = team.counts["benched_fill"]
             if on_progress is not None and time.monotonic() - last_report > 0.25:
                 last_report = time.monotonic()
                 on_progress(stats)

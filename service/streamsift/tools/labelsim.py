@@ -8,7 +8,9 @@ broken at random); each starts when free, works ``3600 / labels_per_hour`` secon
 and the label appears after a further lognormal turnaround delay (median
 ``delay_median`` seconds). With probability ``noise[a]`` annotator ``a`` gives one
 of the other classes, uniformly. All durations are divided by ``time_scale``
-(``time_scale=60`` plays an hour of work in a minute).
+(``time_scale=60`` plays an hour of work in a minute). Annotators the worker flags
+can be benched (:meth:`LabellingTeam.bench`): they get no new work while others can
+take it.
 
 The team never holds more than ``max_backlog`` unfinished labels: a request that
 would exceed it is refused (``"full"``) and the caller decides whether to wait or
@@ -167,9 +169,30 @@ class LabellingTeam:
         self._finishing: list[float] = []
         self._outbox: list[tuple[float, int, SimLabel]] = []
         self._seq = 0
-        self.counts = {"accepted": 0, "full": 0, "unlabellable": 0, "short": 0}
+        self.counts = {
+            "accepted": 0, "full": 0, "unlabellable": 0, "short": 0, "benched_fill": 0,
+        }  # fmt: skip
         self._given = [0] * self.annotators
         self._flipped = [0] * self.annotators
+        self._benched: frozenset[str] = frozenset()
+        self._given_benched = [0] * self.annotators
+
+    def bench(self, annotators: frozenset[str] | set[str]) -> None:
+        """Give no new work to ``annotators`` (those the worker flags; ids not in the
+        team are ignored); replaces the previous set, so an unflagged annotator is back.
+        Work already assigned is finished. A request needing more distinct annotators
+        than remain unbenched still gets benched ones to fill it (``counts["benched_fill"]``)."""
+        self._benched = frozenset(a for a in annotators if a in self._ids)
+
+    @property
+    def benched(self) -> frozenset[str]:
+        """Annotators currently given no new work."""
+        return self._benched
+
+    @property
+    def given_while_benched(self) -> dict[str, int]:
+        """Labels each annotator was given while benched (fills only)."""
+        return dict(zip(self._ids, self._given_benched, strict=True))
 
     @property
     def annotator_ids(self) -> tuple[str, ...]:
@@ -233,11 +256,19 @@ class LabellingTeam:
         if annotators_needed > self.annotators:
             self.counts["short"] += 1
         k = min(annotators_needed, self.annotators)
+        benched = self._benched
         order = sorted(
             range(self.annotators),
-            key=lambda a: (max(self._free_at[a], now), self._rng.random()),
+            key=lambda a: (
+                self._ids[a] in benched,
+                max(self._free_at[a], now),
+                self._rng.random(),
+            ),
         )
         for a in order[:k]:
+            if self._ids[a] in benched:
+                self.counts["benched_fill"] += 1
+                self._given_benched[a] += 1
             finish = max(self._free_at[a], now) + self._service[a]
             self._free_at[a] = finish
             heapq.heappush(self._finishing, finish)
