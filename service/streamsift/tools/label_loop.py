@@ -39,8 +39,10 @@ def flagged_in_metrics(text: str) -> frozenset[str]:
     """Annotators whose ``streamsift_quality_annotator_flagged`` gauge is 1 in a
     Prometheus text exposition (``other``, the overflow series, is not a person).
 
-    >>> flagged_in_metrics('streamsift_quality_annotator_flagged{annotator="a-4"} 1.0\n'
-    ...     'streamsift_quality_annotator_flagged{annotator="a-1"} 0.0\n')
+    >>> text = chr(10).join([
+    ...     'streamsift_quality_annotator_flagged{annotator="a-4"} 1.0',
+    ...     'streamsift_quality_annotator_flagged{annotator="a-1"} 0.0', ''])
+    >>> flagged_in_metrics(text)
     frozenset({'a-4'})
     """
     from prometheus_client.parser import text_string_to_metric_families
