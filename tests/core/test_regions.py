@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from typing import Any
 
@@ -86,3 +87,56 @@ def test_clone_and_repr() -> None:
 def test_parameter_validation(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         RegionAssigner(**kwargs)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 127, 128, 129, 300])
+def test_squared_distance_is_numpys_sum_bit_for_bit(d: int) -> None:
+    from streamsift.core.drift.regions import _sq_dist
+
+    rng = np.random.default_rng(d)
+    for _ in range(50):
+        scale = 10.0 ** rng.integers(-8, 9, size=(5, d))
+        c = rng.normal(size=(5, d)) * scale
+        z = rng.normal(size=d) * 10.0 ** rng.integers(-8, 9, size=d)
+        expected = ((c - z) ** 2).sum(axis=1).tolist()
+        assert [_sq_dist(row, z.tolist()) for row in c.tolist()] == expected
+
+
+@pytest.mark.parametrize("n_features", [3, 12])
+def test_assign_matches_the_numpy_reference(n_features: int) -> None:
+    """The pure-Python hot path equals the vectorised k-means step, value for value."""
+    rng = np.random.default_rng(7)
+    rows: list[dict[str, Any]] = []
+    for i in range(1500):
+        row: dict[str, Any] = {
+            f"f{j}": float(rng.normal(4.0 * (i % 3), 1.0 + j)) for j in range(n_features)
+        }
+        if i % 7 == 0:
+            row["f0"] = None
+        if i % 11 == 0:
+            row["f1"] = float("nan")
+        if i % 13 == 0:
+            row["f2"] = True  # a bool is not a number: imputed
+        if i % 17 == 0:
+            row["f1"] = int(i % 5)
+        rows.append(row)
+    a = RegionAssigner(n_clusters=4, warmup=100, seed=3, memory=50)
+    for row in rows[:100]:
+        a.assign(row, None)
+    names = a._names
+    mean, scale = np.array(a._mean), np.array(a._scale)
+    cents, counts = np.array(a._centroids), np.array(a._counts)
+
+    def numeric(v: object) -> float:
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and v == v
+        return float(v) if ok else math.nan  # type: ignore[arg-type]
+
+    for row in rows[100:]:
+        x = np.array([numeric(row.get(n)) for n in names])
+        z = (np.where(np.isnan(x), mean, x) - mean) / scale
+        k = int(np.argmin(((cents - z) ** 2).sum(axis=1)))
+        counts[k] = min(counts[k] + 1.0, 50.0)
+        cents[k] += (z - cents[k]) / counts[k]
+        assert a.assign(row, None) == f"cluster-{k}"
+    assert a.centroids.tolist() == cents.tolist()
+    assert a._counts == counts.tolist()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -18,6 +20,54 @@ def _numeric(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
         return float(value)
     return None
+
+
+def _pairwise_sum(values: list[float], start: int, n: int) -> float:
+    """``numpy``'s pairwise summation of ``values[start:start + n]``, in its exact order.
+
+    Blocks of fewer than 8 are summed left to right, blocks of up to 128 with eight
+    interleaved partial sums, longer runs split in two at a multiple of 8 (numpy's
+    ``pairwise_sum`` for contiguous float64), so that distances and hence the nearest
+    centroid are bit-for-bit those of ``((c - z) ** 2).sum(axis=1)``.
+    """
+    if n < 8:
+        res = -0.0
+        for i in range(start, start + n):
+            res += values[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = values[start : start + 8]
+        i = start + 8
+        stop = start + n - n % 8
+        while i < stop:
+            r0 += values[i]
+            r1 += values[i + 1]
+            r2 += values[i + 2]
+            r3 += values[i + 3]
+            r4 += values[i + 4]
+            r5 += values[i + 5]
+            r6 += values[i + 6]
+            r7 += values[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for j in range(stop, start + n):
+            res += values[j]
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(values, start, half) + _pairwise_sum(values, start + half, n - half)
+
+
+def _sq_dist(centroid: list[float], z: list[float]) -> float:
+    """Squared Euclidean distance, summed in numpy's order (see :func:`_pairwise_sum`)."""
+    if len(z) < 8:
+        d = 0.0
+        for c, v in zip(centroid, z, strict=True):
+            t = c - v
+            d += t * t
+        return d
+    sq = [(c - v) * (c - v) for c, v in zip(centroid, z, strict=True)]
+    return 0.0 + _pairwise_sum(sq, 0, len(sq))
 
 
 class RegionAssigner:
@@ -81,10 +131,12 @@ class RegionAssigner:
         self._known: set[str] = set()
         self._buffer: list[Features] = []
         self._names: tuple[str, ...] = ()
-        self._mean: NDArray[np.float64] = np.zeros(0)
-        self._scale: NDArray[np.float64] = np.ones(0)
-        self._centroids: NDArray[np.float64] = np.zeros((0, 0))
-        self._counts: NDArray[np.float64] = np.zeros(0)
+        # Per-event state is plain Python (lists of floats): on a handful of features,
+        # numpy's per-call overhead costs more than the arithmetic (see _sq_dist).
+        self._mean: list[float] = []
+        self._scale: list[float] = []
+        self._centroids: list[list[float]] = []
+        self._counts: list[float] = []
         self._keys: tuple[str, ...] = ()
 
     def clone(self) -> RegionAssigner:
@@ -107,7 +159,9 @@ class RegionAssigner:
     @property
     def centroids(self) -> NDArray[np.float64]:
         """A copy of the centroids in standardised feature space (empty before warm-up)."""
-        return self._centroids.copy()
+        if len(self._centroids) == 0:
+            return np.zeros((0, 0))
+        return np.array(self._centroids, dtype=float)
 
     def assign(self, features: Features, region_key: str | None) -> str:
         """The region of one event (learns from region-less events)."""
@@ -126,17 +180,53 @@ class RegionAssigner:
             return self._keys[self._nearest(self._vector(features))]
         z = self._vector(features)
         k = self._nearest(z)
-        self._counts[k] = min(self._counts[k] + 1.0, float(self.memory))
-        self._centroids[k] += (z - self._centroids[k]) / self._counts[k]
+        counts = self._counts
+        n = counts[k] + 1.0
+        memory = float(self.memory)
+        counts[k] = n = memory if memory < n else n
+        centroid = self._centroids[k]
+        for j, zj in enumerate(z):
+            c = centroid[j]
+            centroid[j] = c + (zj - c) / n
         return self._keys[k]
 
-    def _vector(self, features: Features) -> NDArray[np.float64]:
-        raw = [_numeric(features.get(name)) for name in self._names]
-        x = np.array([m if v is None else v for v, m in zip(raw, self._mean, strict=True)])
-        return (x - self._mean) / self._scale
+    def _vector(self, features: Features) -> list[float]:
+        """The standardised vector of one event (missing or non-numeric: the mean)."""
+        get = features.get
+        z: list[float] = []
+        append = z.append
+        for name, m, s in zip(self._names, self._mean, self._scale, strict=True):
+            v = get(name)
+            kind = type(v)
+            if kind is float:
+                if v != v:
+                    v = m
+            elif kind is int:
+                v = float(v)  # type: ignore[arg-type]
+            else:
+                number = _numeric(v)
+                v = m if number is None else number
+            append((v - m) / s)  # type: ignore[operator]
+        return z
 
-    def _nearest(self, z: NDArray[np.float64]) -> int:
-        return int(np.argmin(((self._centroids - z) ** 2).sum(axis=1)))
+    def _nearest(self, z: list[float]) -> int:
+        """Index of the centroid nearest to ``z``, with ``np.argmin``'s ties and NaN rule."""
+        best = 0
+        best_d = math.inf
+        small = len(z) < 8
+        for k, centroid in enumerate(self._centroids):
+            if small:  # _sq_dist inlined: the common case of a few features
+                d = 0.0
+                for c, v in zip(centroid, z, strict=True):
+                    t = c - v
+                    d += t * t
+            else:
+                d = _sq_dist(centroid, z)
+            if d < best_d:
+                best, best_d = k, d
+            elif d != d:  # np.argmin returns the first NaN
+                return k
+        return best
 
     def _fit(self) -> None:
         names = sorted(
@@ -149,8 +239,9 @@ class RegionAssigner:
         mean = np.nanmean(raw, axis=0) if names else np.zeros(0)
         raw = np.where(np.isnan(raw), mean, raw)
         scale = raw.std(axis=0)
-        self._mean, self._scale = mean, np.where(scale > 0, scale, 1.0)
-        z = (raw - self._mean) / self._scale
+        scale = np.where(scale > 0, scale, 1.0)
+        z = (raw - mean) / scale
+        self._mean, self._scale = [float(v) for v in mean], [float(v) for v in scale]
         rng = np.random.default_rng(self.seed)
         centroids = [z[rng.integers(len(z))]]
         for _ in range(1, self.n_clusters):  # k-means++ seeding
@@ -164,8 +255,8 @@ class RegionAssigner:
             for k in range(self.n_clusters):
                 if np.any(labels == k):
                     c[k] = z[labels == k].mean(axis=0)
-        self._centroids = c
-        self._counts = np.bincount(labels, minlength=self.n_clusters).astype(float)
-        self._counts = np.minimum(np.maximum(self._counts, 1.0), float(self.memory))
+        self._centroids = c.tolist()
+        counts = np.bincount(labels, minlength=self.n_clusters).astype(float)
+        self._counts = np.minimum(np.maximum(counts, 1.0), float(self.memory)).tolist()
         self._keys = tuple(f"cluster-{k}" for k in range(self.n_clusters))
         self._buffer = []
