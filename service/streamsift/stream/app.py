@@ -2,9 +2,12 @@
 
 :class:`StreamService` wires the transport pieces around one sampler:
 
-* agent ``scorer`` over inference-events (concurrency 1, batches taken without
-  automatic acks; a batch is acknowledged only after :meth:`Scorer.process`
-  returned, i.e. after every message it caused was acknowledged by the broker);
+* agent ``scorer`` over inference-events (concurrency 1, batches; the topic is
+  declared without faust acks: the scorer commits its own offsets, one past the
+  last record of each batch :meth:`Scorer.process` completed, i.e. after every
+  message it caused was acknowledged by the broker; every ``commit_interval``,
+  before revoked partitions are given up, and at a graceful stop, see
+  :mod:`streamsift.stream.offsets`);
 * agents ``pending`` and ``labels`` filling and joining the pending table (a faust
   table with a changelog, keyed by event_id bytes, partitioned like the topics);
 * timers: pending expiry, sampler-state gauges and consumer lag, worker-rate
@@ -28,6 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import faust
+from faust.types import TP
 from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry
 
@@ -37,9 +41,10 @@ from streamsift.stream.follower import SnapshotFollower
 from streamsift.stream.join import Joiner
 from streamsift.stream.kafka_config import faust_broker_url, faust_credentials
 from streamsift.stream.learner import Learner
+from streamsift.stream.offsets import ProcessedOffsets
 from streamsift.stream.ports import Sink
 from streamsift.stream.rates import RateSharing
-from streamsift.stream.records import from_faust_event
+from streamsift.stream.records import SourceRecord, from_faust_event
 from streamsift.stream.recovery import KafkaLogReader, LogReader
 from streamsift.stream.scorer import Scorer
 from streamsift.stream.topics import PENDING_TABLE
@@ -82,13 +87,14 @@ class FaustSink:
         return fut
 
 
-def _raw_topic(app: faust.App, name: str) -> Any:
+def _raw_topic(app: faust.App, name: str, *, acks: bool = True) -> Any:
     return app.topic(
         name,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
+        acks=acks,
     )
 
 
@@ -182,6 +188,9 @@ class StreamService:
         self.learner = Learner(s, sampler, self.sink, self.metrics, self.follower, clock)
         self.rates = RateSharing(s, sampler, self.sink, self.metrics, self.worker_id, clock)
         self.health = Health(app, self.follower, self.metrics)
+        self.offsets = ProcessedOffsets()
+        self._batch_lock = asyncio.Lock()  # held while the scorer processes a batch
+        self._stopping = False
         self._define_agents()
         self._define_timers()
         register_views(app, registry, self.health)
@@ -192,16 +201,19 @@ class StreamService:
         scorer, joiner = self.scorer, self.joiner
 
         @app.agent(
-            _raw_topic(app, s.topic_inference_events),
+            _raw_topic(app, s.topic_inference_events, acks=False),
             name="scorer",
             concurrency=1,
             supervisor_strategy=CrashingSupervisor,
         )
         async def score(stream: Any) -> None:
+            offsets, lock = self.offsets, self._batch_lock
             async for events in stream.noack_take(s.take_batch, within=s.take_within_seconds):
-                await scorer.process([from_faust_event(e) for e in events])
-                for e in events:
-                    await stream.ack(e)
+                async with lock:
+                    records = self._current(events)
+                    if records:
+                        await scorer.process(records)
+                        offsets.record(records)
 
         @app.agent(
             _raw_topic(app, s.topic_pending),
@@ -224,9 +236,15 @@ class StreamService:
                 await joiner.on_label(from_faust_event(event))
 
         async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-            scorer.on_revoked(
-                tp.partition for tp in revoked if tp.topic == s.topic_inference_events
-            )
+            gone = [tp.partition for tp in revoked if tp.topic == s.topic_inference_events]
+            if gone:
+                # Still assigned here: wait for the batch in flight, commit, then forget.
+                try:
+                    await asyncio.wait_for(self.commit_processed(gone), timeout=10.0)
+                except Exception as exc:  # the next owner re-reads and dedupes
+                    log.warning("commit before revocation failed: %r", exc)
+                self.offsets.forget(gone)
+            scorer.on_revoked(gone)
 
         app.on_partitions_revoked.connect(cast(Any, on_revoked))
         self.agents = (score, pending, labels)
@@ -239,6 +257,14 @@ class StreamService:
         async def expire() -> None:
             if not app.rebalancing:
                 await self.joiner.expire()
+
+        @app.timer(s.commit_interval_seconds)
+        async def commit_scored() -> None:
+            if not app.rebalancing and not self._stopping:
+                try:
+                    await self.commit_processed(wait=False)
+                except Exception as exc:  # retried next tick; at worst re-read and deduped
+                    log.warning("committing scored offsets failed: %r", exc)
 
         @app.timer(1.0)
         async def gauges() -> None:
@@ -274,11 +300,13 @@ class StreamService:
             await self.rates.follow()
 
         async def before_shutdown(sender: Any, **kwargs: Any) -> None:
-            # The producer is still up here: last snapshot, then leave the rate board.
+            # The consumer and the producer are still up here: finish the batch in
+            # flight and commit everything scored, last snapshot, leave the rate board.
+            self._stopping = True
             for what, job in (
+                ("commit", self.commit_processed),
                 ("final snapshot", self.learner.close),
                 ("retire", self.rates.retire),
-                ("commit", self._commit_processed),
             ):
                 try:
                     await asyncio.wait_for(job(), timeout=10.0)
@@ -287,11 +315,54 @@ class StreamService:
 
         app.on_before_shutdown.connect(cast(Any, before_shutdown))
 
-    async def _commit_processed(self) -> None:
-        """Commit every offset acknowledged so far (graceful stop: nothing processed is
-        read again). Only acknowledged offsets are committed, i.e. batches whose
-        messages the broker confirmed, so this never commits past work in flight."""
-        await self.app.consumer.commit()
+    def _current(self, events: Sequence[Any]) -> list[SourceRecord]:
+        """The records of a taken batch that this worker should still process.
+
+        None once the worker is stopping (they are read again by the next owner),
+        nor while flow control is suspended (a rebalance or a stop is under way), nor
+        those fetched in an earlier consumer generation (their partition may have
+        moved; faust seeks to the committed offsets after every assignment, so they
+        are delivered again if they are still ours): faust's own stream skips events
+        on the same conditions, but a batch already taken is past that check.
+        """
+        app = self.app
+        if self._stopping or not app.flow_control.is_active():
+            return []
+        generation = app.consumer_generation_id
+        return [from_faust_event(e) for e in events if e.message.generation_id == generation]
+
+    async def commit_processed(
+        self, partitions: Sequence[int] | None = None, *, wait: bool = True
+    ) -> dict[int, int]:
+        """Commit the scorer's processed offsets (of ``partitions``, default all owned).
+
+        With ``wait`` (revocation, graceful stop) the batch in flight finishes
+        first, so a stop commits everything the worker processed. Only complete
+        batches are marked (every message they caused was acknowledged by the
+        broker), so this never commits past work in flight. Returns what was
+        committed, ``{partition: next offset}``.
+        """
+        topic = self.settings.topic_inference_events
+        consumer = self.app.consumer
+        if wait:
+            async with self._batch_lock:
+                return await self._commit(consumer, topic, partitions)
+        return await self._commit(consumer, topic, partitions)
+
+    async def _commit(
+        self, consumer: Any, topic: str, partitions: Sequence[int] | None
+    ) -> dict[int, int]:
+        owned = {tp.partition for tp in consumer.assignment() if tp.topic == topic}
+        if partitions is not None:
+            owned &= set(partitions)
+        due = self.offsets.due(owned)
+        if not due:
+            return {}
+        ok = await consumer._commit({TP(topic, p): off for p, off in due.items()})
+        if not ok:
+            return {}
+        self.offsets.committed(due)
+        return due
 
     def refresh_gauges(self) -> None:
         """Copy the sampler's state and the consumer lag into the gauges."""
@@ -319,6 +390,7 @@ class StreamService:
         except Exception:
             return
         committed = getattr(consumer, "_committed_offset", {})
+        scored = s.topic_inference_events
         lag: dict[str, int] = {}
         owned: dict[str, int] = {}
         for tp in assignment:
@@ -327,6 +399,8 @@ class StreamService:
             owned[tp.topic] = owned.get(tp.topic, 0) + 1
             high = consumer.highwater(tp)
             done = committed.get(tp)
+            if tp.topic == scored:  # the scorer commits its own offsets
+                done = self.offsets.committed_offset(tp.partition) or done
             if high is None:
                 continue
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, int(high) - int(done or 0))

@@ -32,8 +32,9 @@ producers with patterned ids (``syn1-0000001234``) make gold ids recognisable, s
 real deployments should key events by opaque ids. Extra confirmations also enter the
 sampler's running mean of ``p`` (importance weights), as the labels they stand for do.
 
-The agent acknowledges the batch's offsets only after ``process`` returned, so an
-event is committed only once everything it caused is on the broker.
+The agent marks the batch's offsets as processed only after ``process`` returned
+(:mod:`streamsift.stream.offsets`), so an event is committed only once everything
+it caused is on the broker.
 """
 
 from __future__ import annotations
