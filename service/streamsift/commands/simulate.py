@@ -76,6 +76,8 @@ def _run_crowd(args: argparse.Namespace, streams: list[str], seeds: list[int]) -
                 budget=args.budget,
                 strategy=args.strategy,
                 base_model=args.base_model,
+                noise_kind=args.noise_kind,
+                gold_warmup=args.gold_warmup,
                 seed=seed,
             )
             for mode in ("clean", "noisy", "qc"):
@@ -281,6 +283,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         help="per-annotator noise, e.g. 0,0,0,0.3,0.3: compare clean labels, these "
         "annotators without quality control, and with it (gold, redundancy, "
         "Dawid-Skene, second opinions) at equal label spend",
+    )
+    p.add_argument(
+        "--noise-kind",
+        choices=("uniform", "confusion"),
+        default="uniform",
+        help="with --annotators: wrong answers uniform over the other classes, or all "
+        "to the first class (class confusion, same overall rate) (uniform)",
+    )
+    p.add_argument(
+        "--gold-warmup",
+        type=int,
+        default=0,
+        help="with --annotators: the first N requests carry gold with probability 0.5 (0)",
     )
     p.add_argument("--random-seeds", type=int, default=3, help="seeds per random budget")
     p.add_argument("--json", help="write the results as JSON here")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from streamsift.core.models import DEFAULT_BASE_MODEL
 from streamsift.core.quality import (
@@ -41,34 +41,76 @@ from streamsift.core.quality import (
 )
 from streamsift.core.sampler import DEFAULT_STRATEGY, Sampler
 from streamsift.core.types import Label, LabelledItem
+from streamsift.errors import ConfigurationError
 from streamsift.sim.engine import event_time, make_core_event
 from streamsift.sim.streams import LabelledEvent
 
-__all__ = ["CrowdConfig", "CrowdResult", "Team", "run_crowd"]
+__all__ = ["CrowdConfig", "CrowdResult", "NoiseKind", "Team", "run_crowd"]
 
 Mode = Literal["clean", "noisy", "qc"]
 
 
+NoiseKind = Literal["uniform", "confusion"]
+
+
 class Team:
-    """Annotators ``ann-0 .. ann-{n-1}``; annotator ``i`` flips a label with ``noise[i]``.
+    """Annotators ``ann-0 .. ann-{n-1}``; annotator ``i`` is wrong with rate ``noise[i]``.
+
+    Two kinds of noise:
+
+    - ``uniform``: each label is wrong with probability ``noise[i]``, the wrong answer
+      drawn uniformly from the other classes (symmetric noise, which an online tree
+      mostly averages away);
+    - ``confusion``: the annotator's errors all go one way, to the ``default`` class (a
+      careless labeller who answers "no" / the first class when unsure, or who confuses
+      every class with one look-alike). On an item of another class they answer
+      ``default`` with probability ``noise[i] / (1 - default_share)`` (capped at 1), so
+      that over a stream where ``default_share`` of the items are of the default class
+      they are wrong on a share ``noise[i]`` of their labels, as in ``uniform``; but the
+      errors are systematic and shift the model's decision boundary.
 
     Parameters
     ----------
     noise
-        Per-annotator probability of answering another class than the truth.
+        Per-annotator share of wrong answers.
     seed
         Seed of the team's random draws.
+    kind
+        ``"uniform"`` (default) or ``"confusion"``.
+    default, default_share
+        ``confusion`` only: the class errors go to, and its share of the items.
     """
 
-    def __init__(self, noise: Sequence[float], seed: int = 0) -> None:
+    def __init__(
+        self,
+        noise: Sequence[float],
+        seed: int = 0,
+        *,
+        kind: NoiseKind = "uniform",
+        default: Label | None = None,
+        default_share: float = 0.5,
+    ) -> None:
+        if kind not in ("uniform", "confusion"):
+            raise ConfigurationError(f"noise kind must be uniform or confusion, got {kind!r}")
+        if kind == "confusion" and (default is None or not 0.0 <= default_share < 1.0):
+            raise ConfigurationError("confusion noise needs a default class and share in [0, 1)")
         self.noise = tuple(noise)
         self.seed = seed
+        self.kind = kind
+        self.default = default
         self.names = tuple(f"ann-{i}" for i in range(len(self.noise)))
+        self._flip = tuple(
+            min(1.0, n / (1.0 - default_share)) if kind == "confusion" else n for n in self.noise
+        )
         self._rng = random.Random(seed)
 
     def label(self, annotator: str, truth: Label, classes: Sequence[Label]) -> Label:
         """The label ``annotator`` gives an item whose true label is ``truth``."""
         i = self.names.index(annotator)
+        if self.kind == "confusion":
+            if truth != self.default and self._rng.random() < self._flip[i]:
+                return cast("Label", self.default)
+            return truth
         if self._rng.random() < self.noise[i]:
             others = [c for c in classes if c != truth]
             if others:
@@ -99,6 +141,11 @@ class CrowdConfig:
     strategy: str = DEFAULT_STRATEGY
     base_model: str = DEFAULT_BASE_MODEL
     checkpoints: int = 5
+    noise_kind: NoiseKind = "uniform"
+    #: Qualification phase: the first ``gold_warmup`` requests carry gold with
+    #: probability ``gold_warmup_rate`` (see :class:`~streamsift.core.quality.GoldMixer`).
+    gold_warmup: int = 0
+    gold_warmup_rate: float = 0.5
     seed: int = 0
 
 
@@ -142,18 +189,30 @@ def run_crowd(
     overhead = 1.0
     if mode == "qc":
         overhead += config.gold_rate + config.redundancy_share * (config.k - 1) + 0.05
+        warm = config.gold_warmup * max(0.0, config.gold_warmup_rate - config.gold_rate)
+        overhead += warm / max(1.0, config.budget * len(events))
     sampler = Sampler(
         strategy=config.strategy,
         base_model=config.base_model,
         fraction=config.budget / overhead,
         seed=config.seed,
     )
-    team = Team(config.noise, seed=config.seed + 1)
+    default = classes[0] if classes else None
+    share = sum(1 for ev in events if ev.y == default) / len(events) if events else 0.5
+    team = Team(
+        config.noise,
+        seed=config.seed + 1,
+        kind=config.noise_kind,
+        default=default,
+        default_share=min(share, 0.99),
+    )
     collector = LabelCollector(policy=config.policy, gold_min_answers=10, timeout=1e9)
     gold = GoldMixer(
         GoldSet(GoldItem(f"gold-{i}", ev.x, ev.y) for i, ev in enumerate(gold_events)),
         rate=config.gold_rate,
         seed=config.seed + 2,
+        warmup_requests=config.gold_warmup,
+        warmup_rate=config.gold_warmup_rate,
     )
     redundancy = RedundancyPolicy(share=config.redundancy_share, k=config.k, seed=config.seed + 3)
     labels_used = 0

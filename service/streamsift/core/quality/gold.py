@@ -102,6 +102,11 @@ class GoldMixer:
         Probability of injecting a gold item per request (default 0.02).
     seed
         Seed of the mixer's own ``random.Random``.
+    warmup_requests, warmup_rate
+        The first ``warmup_requests`` requests (default 0) inject gold with probability
+        ``warmup_rate`` instead (default 0.5): a qualification phase, so that every
+        annotator has enough gold answers to be judged (and flagged) early, before
+        their labels have trained the model much. They count against the same budget.
 
     Examples
     --------
@@ -113,10 +118,20 @@ class GoldMixer:
     (6, 5)
     """
 
-    def __init__(self, gold: GoldSet, rate: float = 0.02, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        gold: GoldSet,
+        rate: float = 0.02,
+        seed: int | None = None,
+        *,
+        warmup_requests: int = 0,
+        warmup_rate: float = 0.5,
+    ) -> None:
         self.gold = gold
         self.rate = check_probability("rate", rate)
         self.seed = seed
+        self.warmup_requests = check_int("warmup_requests", warmup_requests, minimum=0)
+        self.warmup_rate = check_probability("warmup_rate", warmup_rate)
         self._reset()
 
     def _reset(self) -> None:
@@ -127,7 +142,8 @@ class GoldMixer:
     def draw(self) -> GoldRequest | None:
         """Count one request; return a gold request to inject, or ``None``."""
         self._n_requests += 1
-        if self._rng.random() >= self.rate:
+        rate = self.warmup_rate if self._n_requests <= self.warmup_requests else self.rate
+        if self._rng.random() >= rate:
             return None
         self._n_injected += 1
         item = self.gold.items[self._rng.randrange(len(self.gold))]
