@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
+import random
 from typing import Any
 
 import numpy as np
@@ -231,3 +232,57 @@ def test_boost_parameter_validation(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         RegionBoost(**kwargs)
     assert repr(RegionBoost().clone()) == "RegionBoost(factor=3.0, decay_windows=5)"
+
+
+def _columns_oracle(
+    rows: list[dict[str, Any]], predictions: list[Any]
+) -> tuple[dict[str, list[float]], dict[str, list[tuple[str, int]]], list[tuple[str, int]]]:
+    """Columns value by value, row by row (the rule as first written)."""
+    from collections import Counter
+
+    numbers: dict[str, list[float]] = {}
+    labels: dict[str, Counter[str]] = {}
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if value == value:
+                    numbers.setdefault(name, []).append(value)
+            elif value is not None:
+                labels.setdefault(name, Counter())[str(value)] += 1
+    for name in set(numbers) & set(labels):
+        labels[name].update(str(v) for v in numbers.pop(name))
+    preds = Counter(str(p) for p in predictions if p is not None)
+    return (
+        numbers,
+        {k: list(c.items()) for k, c in labels.items()},
+        list(preds.items()),
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_columns_equal_the_row_by_row_rule(seed: int) -> None:
+    """Column-wise extraction keeps types, missing values and category order exactly."""
+    from streamsift.core.drift.window import Columns, WindowBuffer
+
+    rng = random.Random(seed)
+    pools: list[list[Any]] = [
+        [1.5, -0.0, 0.0, 2, float("nan"), None],  # numeric with missing values
+        ["a", "b", None, "c"],  # text
+        ["a", 1, 2.5, None, float("nan"), True],  # mixed: categorical
+        [True, False, None],  # booleans are categories
+        [np.float64(1.25), 3, None],  # numpy scalars are numbers
+        [None],  # always missing
+    ]
+    prediction_pools: list[list[Any]] = [[True, False, None], [1, "1", None, 2], [0.0, -0.0, 1.5]]
+    window = WindowBuffer()
+    preds = prediction_pools[seed % len(prediction_pools)]
+    for i in range(rng.randint(1, 300)):
+        row = {f"f{j}": rng.choice(pool) for j, pool in enumerate(pools) if rng.random() < 0.9}
+        window.append(row, rng.random(), rng.choice(preds), float(i))
+    columns = Columns(window)
+    numbers, labels, predictions = _columns_oracle(window.features, window.predictions)
+    assert {k: v.tolist() for k, v in columns.numeric.items()} == {
+        k: np.asarray(v, dtype=float).tolist() for k, v in numbers.items()
+    }
+    assert {k: list(c.items()) for k, c in columns.categorical.items()} == labels
+    assert list(columns.predictions.items()) == predictions

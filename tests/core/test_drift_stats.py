@@ -141,3 +141,41 @@ def test_bh_never_below_raw_and_monotone() -> None:
     order = np.argsort(p)
     assert np.all(np.diff(adj[order]) >= 0)
     assert math.isclose(float(adj.max()), float(min(1.0, p.max())))
+
+
+def _searchsorted_ks(ref: np.ndarray, win: np.ndarray) -> float:
+    """The KS statistic by binary search over the pooled sample (scipy's own method)."""
+    pooled = np.concatenate([ref, win])
+    cdf1 = np.searchsorted(ref, pooled, side="right") / ref.size
+    cdf2 = np.searchsorted(win, pooled, side="right") / win.size
+    return float(np.max(np.abs(cdf1 - cdf2)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_ks_merge_statistic_is_the_searchsorted_one_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n1, n2 = (int(v) for v in rng.integers(1, 400, size=2))
+    if seed % 3 == 0:  # heavy ties, within and across the samples
+        ref = rng.integers(0, 6, n1).astype(float)
+        win = rng.integers(0, 6, n2).astype(float)
+    else:
+        ref, win = rng.normal(size=n1), rng.normal(0.2, 1.3, size=n2)
+        if seed % 3 == 1:
+            win = np.concatenate([win, ref[: n1 // 2], [np.inf, -np.inf]])
+    ref, win = np.sort(ref), np.sort(win)
+    expected = _searchsorted_ks(ref, win)
+    got = ks_two_sample(ref, win, reference_sorted=True, window_sorted=True)
+    assert got.statistic == expected
+    shuffled = rng.permutation(win)
+    assert ks_two_sample(rng.permutation(ref), shuffled) == got
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sorted_bin_shares_equal_bin_shares(seed: int) -> None:
+    from streamsift.core.drift.psi import bin_shares, sorted_bin_shares
+
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(0, 8, 300).astype(float) if seed % 2 else rng.normal(size=300)
+    edges = quantile_edges(ref, 10)
+    values = np.sort(np.concatenate([rng.normal(size=200), edges, [np.inf, -np.inf]]))
+    assert sorted_bin_shares(values, edges).tolist() == bin_shares(values, edges).tolist()

@@ -152,6 +152,37 @@ def test_single_scores_in_unit_interval_and_input_untouched(
     assert proba == before
 
 
+def _reference_single(kind: str, proba: Proba, n_classes: int | None) -> float:
+    """The scores as first written (helper calls, no inlining): the exact-value oracle."""
+    k = max(len(proba), n_classes or 0)
+    positive = [p for p in proba.values() if p > 0.0]
+    total = 0.0
+    for p in positive:
+        total += p
+    if k < 2 or total <= 0.0:
+        return 1.0
+    if kind == "least_confidence":
+        s = (1.0 - max(positive) / total) * k / (k - 1)
+    elif kind == "margin":
+        top = [*sorted(positive, reverse=True), 0.0]
+        s = 1.0 - (top[0] - top[1]) / total
+    else:
+        h = 0.0
+        for p in positive:
+            h -= p * math.log(p)
+        s = (h / total + math.log(total)) / math.log(k)
+    return min(max(s, 0.0), 1.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(proba=probas, n_classes=st.none() | st.integers(min_value=2, max_value=30))
+def test_single_scores_equal_the_reference_exactly(
+    proba: dict[Label, float], n_classes: int | None
+) -> None:
+    for score in SINGLE:
+        assert score(proba, n_classes) == _reference_single(score.__name__, proba, n_classes)
+
+
 @settings(max_examples=100, deadline=None)
 @given(members=st.lists(probas, min_size=1, max_size=7))
 def test_committee_scores_in_unit_interval_and_input_untouched(

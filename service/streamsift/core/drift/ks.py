@@ -28,8 +28,26 @@ class KSResult:
     p_value: float
 
 
+def _statistic(ref: NDArray[np.float64], win: NDArray[np.float64]) -> float:
+    """``max |F_ref - F_win|`` over the pooled sample; both inputs sorted, no NaN."""
+    n1, n2 = ref.shape[0], win.shape[0]
+    pooled = np.concatenate([ref, win])
+    order = np.argsort(pooled, kind="stable")  # merges the two sorted runs
+    values = pooled[order]
+    below_ref = np.cumsum(order < n1)  # reference values <= values[i]
+    below_win = np.arange(1, n1 + n2 + 1) - below_ref
+    last = np.empty(n1 + n2, dtype=bool)  # last of each run of equal values
+    np.not_equal(values[1:], values[:-1], out=last[:-1])
+    last[-1] = True
+    return float(np.max(np.abs(below_ref[last] / n1 - below_win[last] / n2)))
+
+
 def ks_two_sample(
-    reference: ArrayLike, window: ArrayLike, *, reference_sorted: bool = False
+    reference: ArrayLike,
+    window: ArrayLike,
+    *,
+    reference_sorted: bool = False,
+    window_sorted: bool = False,
 ) -> KSResult:
     """Two-sided two-sample KS test.
 
@@ -42,12 +60,17 @@ def ks_two_sample(
     milliseconds, which is what let window closing dominate the hot path. Skipping
     scipy's wrapper also lets the monitor sort each reference once per reference.
 
+    The statistic is computed by one stable merge of the two sorted samples: the
+    empirical CDFs are running counts, read at the last of each run of equal values
+    (where ``searchsorted(..., side="right")`` reads them), so the value is exactly
+    scipy's at about half the cost of its two binary searches over the pooled sample.
+
     Parameters
     ----------
     reference, window
         One-dimensional, non-empty samples without NaN.
-    reference_sorted
-        Promise that ``reference`` is already sorted ascending.
+    reference_sorted, window_sorted
+        Promise that ``reference`` (``window``) is already sorted ascending.
 
     Returns
     -------
@@ -60,16 +83,15 @@ def ks_two_sample(
     (0.5, 0.5344)
     """
     ref = np.asarray(reference, dtype=float)
-    win: NDArray[np.float64] = np.sort(np.asarray(window, dtype=float))
+    win: NDArray[np.float64] = np.asarray(window, dtype=float)
     if not reference_sorted:
         ref = np.sort(ref)
+    if not window_sorted:
+        win = np.sort(win)
     n1, n2 = ref.shape[0], win.shape[0]
     if n1 == 0 or n2 == 0:
         raise ValueError("ks_two_sample needs two non-empty samples")
-    pooled = np.concatenate([ref, win])
-    cdf1 = np.searchsorted(ref, pooled, side="right") / n1
-    cdf2 = np.searchsorted(win, pooled, side="right") / n2
-    statistic = float(np.max(np.abs(cdf1 - cdf2)))
+    statistic = _statistic(ref, win)
     en = float(n1) * float(n2) / float(n1 + n2)
     root = math.sqrt(en)
     p_value = float(np.clip(kolmogorov((root + 0.12 + 0.11 / root) * statistic), 0.0, 1.0))

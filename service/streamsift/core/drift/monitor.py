@@ -173,16 +173,26 @@ class DriftMonitor:
             state = self._regions[region] = _RegionState()
             self._boost.trigger(region)
         window = state.window
+        rows = window.features
+        n = len(rows)
         results: list[DriftResult] = []
         if (
-            self.window_seconds is not None
-            and len(window) >= self._min_events
+            n >= self._min_events
+            and self.window_seconds is not None
             and timestamp - window.start >= self.window_seconds
         ):
             results.append(self._close(region, state))
             window = state.window
-        window.append(features, score, predicted, timestamp)
-        if len(window) >= self.window_size:
+            rows = window.features
+            n = 0
+        # WindowBuffer.append inlined (the one per-event cost of the monitor).
+        if not n:
+            window.start = timestamp
+        rows.append(features)
+        window.scores.append(score)
+        window.predictions.append(predicted)
+        window.end = timestamp
+        if n + 1 >= self.window_size:
             results.append(self._close(region, state))
         return results
 

@@ -16,6 +16,7 @@ __all__ = [
     "psi_from_shares",
     "quantile_edges",
     "smoothed_shares",
+    "sorted_bin_shares",
 ]
 
 #: The bucket that collects categories absent from the reference.
@@ -54,6 +55,29 @@ def bin_shares(
     """
     idx = np.searchsorted(edges, np.asarray(values, dtype=float), side="right")
     counts = np.bincount(idx, minlength=edges.size + 1).astype(float)
+    return smoothed_shares(counts, epsilon)
+
+
+def sorted_bin_shares(
+    values: NDArray[np.float64], edges: NDArray[np.float64], epsilon: float = 1e-4
+) -> NDArray[np.float64]:
+    """:func:`bin_shares` of ``values`` already sorted ascending (and free of NaN).
+
+    The counts come from one binary search per edge instead of one per value: the
+    number of values below each edge, differenced. A value equal to an edge falls in
+    the bin above it, as in :func:`bin_shares`, so the shares are exactly equal.
+
+    Examples
+    --------
+    >>> edges = np.array([2.0, 4.0])
+    >>> values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    >>> sorted_bin_shares(values, edges, 0.0).tolist()
+    [0.16666666666666666, 0.3333333333333333, 0.5]
+    >>> bool((sorted_bin_shares(values, edges) == bin_shares(values, edges)).all())
+    True
+    """
+    below = np.searchsorted(values, edges, side="left")
+    counts = np.diff(below, prepend=0, append=values.shape[0]).astype(float)
     return smoothed_shares(counts, epsilon)
 
 

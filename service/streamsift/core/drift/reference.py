@@ -11,10 +11,10 @@ from numpy.typing import NDArray
 from streamsift.core.drift.chisquare import chi_square_homogeneity
 from streamsift.core.drift.ks import ks_two_sample
 from streamsift.core.drift.psi import (
-    bin_shares,
     categorical_psi,
     psi_from_shares,
     quantile_edges,
+    sorted_bin_shares,
 )
 from streamsift.core.drift.results import FeatureKind
 from streamsift.core.drift.window import Columns
@@ -39,13 +39,14 @@ class _NumericReference:
     def __init__(self, values: NDArray[np.float64], n_bins: int, epsilon: float) -> None:
         self.sorted = np.sort(values)
         self.edges = quantile_edges(self.sorted, n_bins)
-        self.shares = bin_shares(self.sorted, self.edges, epsilon)
+        self.shares = sorted_bin_shares(self.sorted, self.edges, epsilon)
 
     def compare(
         self, name: str, kind: FeatureKind, values: NDArray[np.float64], epsilon: float
     ) -> RawTest:
-        ks = ks_two_sample(self.sorted, values, reference_sorted=True)
-        psi = psi_from_shares(self.shares, bin_shares(values, self.edges, epsilon))
+        window = np.sort(values)  # once, for both the KS merge and the PSI bins
+        ks = ks_two_sample(self.sorted, window, reference_sorted=True, window_sorted=True)
+        psi = psi_from_shares(self.shares, sorted_bin_shares(window, self.edges, epsilon))
         return RawTest(name, kind, ks.statistic, ks.p_value, psi)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from operator import sub
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,52 +23,50 @@ def _numeric(value: object) -> float | None:
     return None
 
 
-def _pairwise_sum(values: list[float], start: int, n: int) -> float:
-    """``numpy``'s pairwise summation of ``values[start:start + n]``, in its exact order.
+def _pairwise_sum(values: list[float]) -> float:
+    """``numpy``'s pairwise summation of ``values``, in its exact order.
 
-    Blocks of fewer than 8 are summed left to right, blocks of up to 128 with eight
+    Runs of fewer than 8 are summed left to right, runs of up to 128 with eight
     interleaved partial sums, longer runs split in two at a multiple of 8 (numpy's
     ``pairwise_sum`` for contiguous float64), so that distances and hence the nearest
     centroid are bit-for-bit those of ``((c - z) ** 2).sum(axis=1)``.
     """
+    n = len(values)
     if n < 8:
         res = -0.0
-        for i in range(start, start + n):
-            res += values[i]
+        for v in values:
+            res += v
         return res
     if n <= 128:
-        r0, r1, r2, r3, r4, r5, r6, r7 = values[start : start + 8]
-        i = start + 8
-        stop = start + n - n % 8
-        while i < stop:
-            r0 += values[i]
-            r1 += values[i + 1]
-            r2 += values[i + 2]
-            r3 += values[i + 3]
-            r4 += values[i + 4]
-            r5 += values[i + 5]
-            r6 += values[i + 6]
-            r7 += values[i + 7]
-            i += 8
+        stop = n - n % 8
+        r0, r1, r2, r3, r4, r5, r6, r7 = values[:8]
+        it = iter(values[8:stop])
+        for a0, a1, a2, a3, a4, a5, a6, a7 in zip(it, it, it, it, it, it, it, it):  # noqa: B905
+            r0 += a0
+            r1 += a1
+            r2 += a2
+            r3 += a3
+            r4 += a4
+            r5 += a5
+            r6 += a6
+            r7 += a7
         res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for j in range(stop, start + n):
-            res += values[j]
+        for v in values[stop:]:
+            res += v
         return res
     half = n // 2
     half -= half % 8
-    return _pairwise_sum(values, start, half) + _pairwise_sum(values, start + half, n - half)
+    return _pairwise_sum(values[:half]) + _pairwise_sum(values[half:])
 
 
 def _sq_dist(centroid: list[float], z: list[float]) -> float:
     """Squared Euclidean distance, summed in numpy's order (see :func:`_pairwise_sum`)."""
+    d = 0.0
     if len(z) < 8:
-        d = 0.0
-        for c, v in zip(centroid, z, strict=True):
-            t = c - v
+        for t in map(sub, centroid, z):
             d += t * t
         return d
-    sq = [(c - v) * (c - v) for c, v in zip(centroid, z, strict=True)]
-    return 0.0 + _pairwise_sum(sq, 0, len(sq))
+    return d + _pairwise_sum([t * t for t in map(sub, centroid, z)])
 
 
 class RegionAssigner:
@@ -184,10 +183,9 @@ class RegionAssigner:
         n = counts[k] + 1.0
         memory = float(self.memory)
         counts[k] = n = memory if memory < n else n
+        # Equal lengths by construction; zip(strict=True) costs 0.2 us a call on 3.11.
         centroid = self._centroids[k]
-        for j, zj in enumerate(z):
-            c = centroid[j]
-            centroid[j] = c + (zj - c) / n
+        self._centroids[k] = [c + (v - c) / n for c, v in zip(centroid, z)]  # noqa: B905
         return self._keys[k]
 
     def _vector(self, features: Features) -> list[float]:
@@ -195,35 +193,31 @@ class RegionAssigner:
         get = features.get
         z: list[float] = []
         append = z.append
-        for name, m, s in zip(self._names, self._mean, self._scale, strict=True):
+        for name, m, s in zip(self._names, self._mean, self._scale):  # noqa: B905
             v = get(name)
-            kind = type(v)
-            if kind is float:
-                if v != v:
-                    v = m
-            elif kind is int:
-                v = float(v)  # type: ignore[arg-type]
-            else:
+            if type(v) is not float:
                 number = _numeric(v)
                 v = m if number is None else number
-            append((v - m) / s)  # type: ignore[operator]
+            elif v != v:
+                v = m
+            append((v - m) / s)
         return z
 
     def _nearest(self, z: list[float]) -> int:
         """Index of the centroid nearest to ``z``, with ``np.argmin``'s ties and NaN rule."""
+        small = len(z) < 8
         best = 0
         best_d = math.inf
-        small = len(z) < 8
         for k, centroid in enumerate(self._centroids):
             if small:  # _sq_dist inlined: the common case of a few features
                 d = 0.0
-                for c, v in zip(centroid, z, strict=True):
-                    t = c - v
+                for t in map(sub, centroid, z):
                     d += t * t
             else:
                 d = _sq_dist(centroid, z)
             if d < best_d:
-                best, best_d = k, d
+                best = k
+                best_d = d
             elif d != d:  # np.argmin returns the first NaN
                 return k
         return best
