@@ -32,6 +32,7 @@ from streamsift.core.quality.outcomes import (
     OpinionReason,
     Outcome,
 )
+from streamsift.core.quality.persist import QualityState, QualityStateError, merge_states
 from streamsift.core.quality.redundancy import RedundancyPolicy
 
 __all__ = [
@@ -55,10 +56,13 @@ __all__ = [
     "OpinionReason",
     "Outcome",
     "Policy",
+    "QualityState",
+    "QualityStateError",
     "RedundancyPolicy",
     "annotator_stats",
     "cohen_kappa",
     "fleiss_kappa",
     "krippendorff_alpha_nominal",
     "majority_vote",
+    "merge_states",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from streamsift.core.quality._util import (
@@ -36,6 +37,7 @@ from streamsift.core.quality.outcomes import (
     OpinionReason,
     Outcome,
 )
+from streamsift.core.quality.persist import QualityState, merge_states
 from streamsift.core.types import Label, Proba
 from streamsift.errors import ConfigurationError
 
@@ -55,6 +57,16 @@ class _Pending:
     extra_used: int = 0
     contradiction: bool = False
     asked: tuple[OpinionReason, str] | None = None  # the last extra opinion: reason, kind
+    group: Hashable | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowItem:
+    """A finished multi-label item in the Dawid-Skene window, with its group."""
+
+    group: Hashable | None
+    item_id: str
+    labels: tuple[tuple[str, Label], ...]
 
 
 class LabelCollector:
@@ -94,6 +106,12 @@ class LabelCollector:
         once they have at least ``gold_min_answers`` labels in the fitting window
         (default True); their weight then follows the policy with that accuracy.
         Gold accuracy, when it flags, takes precedence.
+
+    Per-annotator statistics by group: an item registered with ``group=g`` (the
+    stream service passes its partition) counts its gold answer and its place in the
+    Dawid-Skene window towards ``g``. :meth:`export` gives a group's share as a
+    :class:`~streamsift.core.quality.persist.QualityState`, :meth:`restore` merges a
+    saved share into the statistics, :meth:`forget` takes a group's share out again.
 
     Examples
     --------
@@ -156,7 +174,8 @@ method='majority')]
         )
         self._pending: dict[str, _Pending] = {}
         self._deadlines: list[tuple[float, str]] = []
-        self._ds_items: deque[list[tuple[str, str, Label]]] = deque(maxlen=self.ds_window)
+        self._ds_items: deque[_WindowItem] = deque(maxlen=self.ds_window)
+        self._group_gold: dict[Hashable, dict[str, tuple[int, int]]] = {}
         self._ds: DawidSkeneResult | None = None
         self._ds_flagged: frozenset[str] = frozenset()
         self._since_fit = 0
@@ -169,16 +188,25 @@ method='majority')]
 
     # -- intake ---------------------------------------------------------------------
     def expect(
-        self, item_id: str, now: float, *, n_annotators: int = 1, gold_label: Label | None = None
+        self,
+        item_id: str,
+        now: float,
+        *,
+        n_annotators: int = 1,
+        gold_label: Label | None = None,
+        group: Hashable | None = None,
     ) -> None:
         """Register a label request for ``item_id`` needing ``n_annotators`` distinct
-        annotators; pass ``gold_label`` for an injected gold item (one annotator)."""
+        annotators; pass ``gold_label`` for an injected gold item (one annotator), and
+        ``group`` to count the item's statistics towards that group."""
         check_int("n_annotators", n_annotators, minimum=1)
         if item_id in self._pending:
             raise ConfigurationError(f"item_id {item_id!r} is already pending")
         is_gold = gold_label is not None
         needed = 1 if is_gold else n_annotators
-        self._pending[item_id] = _Pending(needed, now + self.timeout, gold_label, is_gold)
+        self._pending[item_id] = _Pending(
+            needed, now + self.timeout, gold_label, is_gold, group=group
+        )
         heapq.heappush(self._deadlines, (now + self.timeout, item_id))
         self._counts["expected"] += 1
         self._extra["gold" if is_gold else "redundancy"] += 1 if is_gold else needed - 1
@@ -208,6 +236,10 @@ method='majority')]
         if p.is_gold:
             correct = label == p.gold_label
             self._gold.record(annotator, correct)
+            if p.group is not None:
+                counts = self._group_gold.setdefault(p.group, {})
+                n, c = counts.get(annotator, (0, 0))
+                counts[annotator] = (n + 1, c + int(correct))
             if len(p.labels) >= p.needed:
                 del self._pending[item_id]
             return [GoldScored(item_id, annotator, correct)]
@@ -314,21 +346,109 @@ method='majority')]
         p = self._pending.pop(item_id)
         if len(p.labels) < 2:
             return
-        self._ds_items.append([(item_id, a, lab) for a, lab in p.labels.items()])
+        self._ds_items.append(_WindowItem(p.group, item_id, tuple(p.labels.items())))
         self._since_fit += 1
         if len(self._ds_items) >= self.ds_min_items and self._since_fit >= self.ds_refit_every:
-            self._ds = DawidSkene(max_iter=50).fit(t for item in self._ds_items for t in item)
-            self._since_fit = 0
-            if self.ds_flagging:
-                seen: dict[str, int] = {}
-                for item in self._ds_items:
-                    for _, a, _ in item:
-                        seen[a] = seen.get(a, 0) + 1
-                self._ds_flagged = frozenset(
-                    a
-                    for a, acc in self._ds.accuracy.items()
-                    if acc < self.flag_below and seen[a] >= self.gold_min_answers
-                )
+            self._refit()
+
+    def _refit(self) -> None:
+        """Fit Dawid-Skene on the window (or drop the fit if it is too small now)."""
+        self._since_fit = 0
+        if len(self._ds_items) < self.ds_min_items:
+            self._ds, self._ds_flagged = None, frozenset()
+            return
+        self._ds = DawidSkene(max_iter=50).fit(
+            (item.item_id, a, lab) for item in self._ds_items for a, lab in item.labels
+        )
+        self._ds_flagged = frozenset()
+        if self.ds_flagging:
+            seen: dict[str, int] = {}
+            for item in self._ds_items:
+                for a, _ in item.labels:
+                    seen[a] = seen.get(a, 0) + 1
+            self._ds_flagged = frozenset(
+                a
+                for a, acc in self._ds.accuracy.items()
+                if acc < self.flag_below and seen[a] >= self.gold_min_answers
+            )
+
+    # -- per-group statistics ---------------------------------------------------------
+    def export(self, group: Hashable) -> QualityState:
+        """The share of ``group`` in the per-annotator statistics: its gold counts (those
+        restored and those recorded since) and its items still in the Dawid-Skene window.
+
+        Examples
+        --------
+        >>> c = LabelCollector(timeout=60.0)
+        >>> c.expect("g1", now=0.0, gold_label="cat", group=3)
+        >>> c.add_label("g1", "ann-a", "dog", now=1.0)
+        [GoldScored(item_id='g1', annotator='ann-a', correct=False)]
+        >>> c.expect("e1", now=0.0, n_annotators=2, group=3)
+        >>> _ = c.add_label("e1", "ann-a", "cat", now=1.0)
+        >>> _ = c.add_label("e1", "ann-b", "cat", now=2.0)
+        >>> c.export(3)
+        QualityState(gold={'ann-a': (1, 0)}, items=(('e1', (('ann-a', 'cat'), ('ann-b', 'cat'))),))
+        >>> c.export(4).is_empty
+        True
+        """
+        gold = dict(self._group_gold.get(group, {}))
+        items = tuple((it.item_id, it.labels) for it in self._ds_items if it.group == group)
+        return QualityState(gold, items)
+
+    def restore(self, group: Hashable, state: QualityState) -> None:
+        """Merge a saved share of ``group`` into the statistics (gold counts, flags and the
+        Dawid-Skene window, refitted at once when it holds ``ds_min_items`` items).
+
+        Window items already held (same item id) are not added twice.
+
+        Examples
+        --------
+        >>> c = LabelCollector(gold_min_answers=4, flag_below=0.8)
+        >>> c.restore(1, QualityState(gold={"ann-a": (5, 2), "ann-b": (4, 4)}))
+        >>> sorted(c.flagged), c.gold.accuracy("ann-a"), c.export(1).gold["ann-a"]
+        (['ann-a'], 0.4, (5, 2))
+        """
+        if group is None:
+            raise ConfigurationError("restore needs a group")
+        counts = self._group_gold.setdefault(group, {})
+        merged = merge_states(QualityState(counts), QualityState(state.gold))
+        for ann, (n, c) in state.gold.items():
+            self._gold.add(ann, n, c)
+        counts.update(merged.gold)
+        held = {it.item_id for it in self._ds_items}
+        added = 0
+        for item_id, labels in state.items:
+            if item_id not in held and len(labels) >= 2:
+                self._ds_items.append(_WindowItem(group, item_id, tuple(labels)))
+                held.add(item_id)
+                added += 1
+        if added:
+            self._refit()
+
+    def forget(self, group: Hashable) -> list[str]:
+        """Take the share of ``group`` out of the statistics (its gold counts, its window
+        items; Dawid-Skene refitted) and drop its pending items. Returns the ids of the
+        pending items dropped.
+
+        Examples
+        --------
+        >>> c = LabelCollector(gold_min_answers=4, flag_below=0.8)
+        >>> c.restore(1, QualityState(gold={"ann-a": (5, 2)}))
+        >>> c.expect("e9", now=0.0, group=1)
+        >>> c.forget(1), sorted(c.flagged), c.gold.n_answers("ann-a"), c.n_pending
+        (['e9'], [], 0, 0)
+        """
+        for ann, (n, c) in self._group_gold.pop(group, {}).items():
+            self._gold.remove(ann, n, c)
+        before = len(self._ds_items)
+        kept = [it for it in self._ds_items if it.group != group]
+        if len(kept) != before:
+            self._ds_items = deque(kept, maxlen=self.ds_window)
+            self._refit()
+        dropped = [i for i, p in self._pending.items() if p.group == group]
+        for item_id in dropped:
+            del self._pending[item_id]
+        return dropped
 
     def _weight(self, annotator: str) -> float:
         if self._gold.is_flagged(annotator) or annotator not in self._ds_flagged:
@@ -346,6 +466,11 @@ method='majority')]
     def dawid_skene(self) -> DawidSkeneResult | None:
         """The latest Dawid-Skene fit, ``None`` until ``ds_min_items`` items."""
         return self._ds
+
+    @property
+    def window(self) -> tuple[tuple[Label, ...], ...]:
+        """The labels of each item in the Dawid-Skene window, oldest first (for agreement)."""
+        return tuple(tuple(lab for _, lab in it.labels) for it in self._ds_items)
 
     @property
     def annotators(self) -> tuple[AnnotatorStats, ...]:

@@ -211,6 +211,44 @@ class GoldAccuracyTracker:
         self._answers[annotator] = self._answers.get(annotator, 0) + 1
         self._correct[annotator] = self._correct.get(annotator, 0) + int(correct)
 
+    def add(self, annotator: str, answers: int, correct: int) -> None:
+        """Add ``answers`` gold answers of which ``correct`` were right (restored counts).
+
+        >>> t = GoldAccuracyTracker(min_answers=2)
+        >>> t.add("a", 4, 1); t.record("a", True)
+        >>> t.n_answers("a"), t.accuracy("a")
+        (5, 0.4)
+        """
+        check_int("answers", answers, minimum=0)
+        check_int("correct", correct, minimum=0)
+        if correct > answers:
+            raise ConfigurationError(f"correct ({correct}) must not exceed answers ({answers})")
+        if answers:
+            self._answers[annotator] = self._answers.get(annotator, 0) + answers
+            self._correct[annotator] = self._correct.get(annotator, 0) + correct
+
+    def remove(self, annotator: str, answers: int, correct: int) -> None:
+        """Take back counts added or recorded before (a group's share, when it is forgotten).
+
+        >>> t = GoldAccuracyTracker(min_answers=2)
+        >>> t.add("a", 4, 1); t.add("a", 2, 2); t.remove("a", 4, 1)
+        >>> t.n_answers("a"), t.accuracy("a"), t.accuracies
+        (2, 1.0, {'a': 1.0})
+        >>> t.remove("a", 2, 2); t.accuracy("a"), t.accuracies
+        (None, {})
+        """
+        n = self._answers.get(annotator, 0) - answers
+        c = self._correct.get(annotator, 0) - correct
+        if answers < 0 or correct < 0 or n < 0 or c < 0 or c > n:
+            raise ConfigurationError(
+                f"cannot remove {answers}/{correct} gold answers of {annotator!r}"
+            )
+        if n == 0:
+            self._answers.pop(annotator, None)
+            self._correct.pop(annotator, None)
+        else:
+            self._answers[annotator], self._correct[annotator] = n, c
+
     def n_answers(self, annotator: str) -> int:
         """Gold answers recorded for ``annotator``."""
         return self._answers.get(annotator, 0)
