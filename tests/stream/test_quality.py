@@ -108,6 +108,56 @@ def test_redundant_items_ask_k_annotators_and_confirm_k_labels() -> None:
     assert value(reg, "quality_extra_labels_total", kind="redundancy") == 20
 
 
+class CountingSampler(FakeSampler):
+    """Notes how many label requests were already sent at each ``take_extra``."""
+
+    def __init__(self, sink: MemorySink, capacity: int) -> None:
+        super().__init__()
+        self.sink = sink
+        self.extra_capacity = capacity
+        self.requests_at_take: list[int] = []
+
+    def take_extra(self, decision: Any, now: float) -> bool:
+        self.requests_at_take.append(len(self.sink.on(REQUESTS)))
+        return super().take_extra(decision, now)
+
+
+def test_extra_annotators_take_capacity_before_the_request_and_refusals_lower_k() -> None:
+    sc, _, sink, reg = scorer(redundancy_share=1.0, redundancy_k=3)
+    sampler = sc.sampler = CountingSampler(sink, capacity=3)
+    score(sc, 5)
+    requests = [LabelRequest.model_validate_json(m.value or b"") for m in sink.on(REQUESTS)]
+    pendings = [
+        PendingItem.model_validate_json(m.value or b"") for m in sink.on("streamsift.pending")
+    ]
+    # e0 gets its two extra annotators, e1 one (then the bucket is empty), the rest none
+    assert [r.annotators_needed for r in requests] == [3, 2, 1, 1, 1]
+    assert [p.annotators_needed for p in pendings] == [3, 2, 1, 1, 1]
+    assert set(sampler.requests_at_take) == {0}  # every token taken before any request
+    # one token per extra label taken (3), one confirm per selection after its send (5):
+    # the extras are not confirmed a second time
+    assert len(sampler.confirmed) == 3 + 5
+    assert value(reg, "quality_extra_labels_total", kind="redundancy") == 3
+    # refused: e1's third annotator, and two for each of e2..e4
+    assert value(reg, "quality_extra_labels_refused_total", kind="redundancy") == 7
+
+
+def test_a_gold_request_without_capacity_is_not_made_and_is_counted(tmp_path: Path) -> None:
+    sc, _, sink, reg = scorer(gold_path=gold_file(tmp_path), gold_rate=0.5, redundancy_share=0.0)
+    sampler = sc.sampler = CountingSampler(sink, capacity=2)
+    score(sc, 40)
+    assert sc.gold is not None and sc.gold.n_injected > 2  # seeded: gold was drawn often
+    pendings = [
+        PendingItem.model_validate_json(m.value or b"") for m in sink.on("streamsift.pending")
+    ]
+    gold = [p for p in pendings if p.gold_label is not None]
+    assert len(gold) == 2 and len(sink.on(REQUESTS)) == 40 + 2
+    assert len(sampler.refused) == sc.gold.n_injected - 2
+    assert value(reg, "quality_extra_labels_refused_total", kind="gold") == sc.gold.n_injected - 2
+    assert value(reg, "quality_extra_labels_total", kind="gold") == 2
+    assert len(sampler.confirmed) == 40 + 2  # the gold labels' tokens, not confirmed again
+
+
 # --- join ----------------------------------------------------------------------
 
 

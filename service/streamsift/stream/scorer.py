@@ -21,10 +21,15 @@ the request and the pending item); the :class:`~streamsift.core.quality.GoldMixe
 probability ``gold_rate``, a gold request: fresh opaque request and event ids, the
 gold item's allow-listed features, the arm / score / p / region / strategy of the
 request it rides along with, one annotator; its pending item carries
-``gold_label``. **Capacity:** every label counts: a selection needing ``k``
-annotators is confirmed ``k`` times with the sampler, a gold request once, so the
-sampler's rate and budget control see every label and select fewer items to make
-room (counted in ``streamsift_quality_extra_labels_total{kind}``). Gold requests
+``gold_label``. **Capacity:** every label counts. Each extra annotator of a
+redundant item and each gold request first takes its token from the sampler's
+bucket and money budget (``Sampler.take_extra``) before the request is built; when
+refused, the item asks fewer annotators (down to 1) or the gold request is not
+made, counted in ``streamsift_quality_extra_labels_refused_total{kind}``
+(``redundancy``, ``gold``). The selection itself is confirmed after its send as
+always, so the sampler's rate and budget control see every label and select fewer
+items to make room (requested extras are counted in
+``streamsift_quality_extra_labels_total{kind}``). Gold requests
 are not in the decision log: a worker killed between logging a batch and sending
 its requests re-sends the real requests, not the gold ones (a lost gold probe).
 A gold event id is a uuid4 hex: indistinguishable when producers use opaque ids too;
@@ -105,6 +110,10 @@ class _Selected:
     at: float = 0.0
     n_labels: int = 1
     gold: bool = False
+    #: Its extra labels (annotators beyond the first; a gold request's one label)
+    #: already took their capacity with ``Sampler.take_extra``; only a request
+    #: re-sent after a crash is confirmed for all of them after the send.
+    extras_taken: bool = True
 
 
 class Scorer:
@@ -206,6 +215,7 @@ class Scorer:
         limits = self.limits
         check, add = self.dedupe.check, self.dedupe.add
         decide = self.sampler.decide
+        take_extra = self.sampler.take_extra
         perf = time.perf_counter
         for rec in records:
             try:
@@ -236,7 +246,7 @@ class Scorer:
                         request_id=request_id,
                         now=self.clock(),
                         allowed=allowed,
-                        annotators_needed=self.redundancy.decide(decision.score),
+                        annotators_needed=self._annotators(decision, at),
                     )
                     selected.append(
                         _Selected(
@@ -251,7 +261,11 @@ class Scorer:
                     )
                     drawn = self.gold.draw() if self.gold is not None else None
                     if drawn is not None:
-                        selected.append(self._gold_request(drawn, req, decision, at))
+                        gold = self._gold_request(drawn, req, decision, at)
+                        if take_extra(gold.decision, at):
+                            selected.append(gold)
+                        else:
+                            m.extra_labels_refused.labels(kind="gold").inc()
             except Exception as exc:  # a core bug must not stop the stream: dead-letter it
                 log.exception("processing event %s failed", event_id)
                 acks.append(await self._dead(rec, "processing_error", repr(exc)))
@@ -323,17 +337,32 @@ class Scorer:
         confirm_event = getattr(self.sampler, "confirm_event", None)
         m = self.metrics
         for x in selected:
-            if x.event is not None and callable(confirm_event):
-                confirm_event(x.decision, x.event, x.at)  # also feeds the diversity memory
-            else:
-                self.sampler.confirm(x.decision, x.at)
-            for _ in range(x.n_labels - 1):  # every extra annotator is one more label
-                self.sampler.confirm(x.decision, x.at)
+            if not x.gold:  # a gold request's label took its capacity before it was built
+                if x.event is not None and callable(confirm_event):
+                    confirm_event(x.decision, x.event, x.at)  # also feeds the diversity memory
+                else:
+                    self.sampler.confirm(x.decision, x.at)
+            if not x.extras_taken:  # re-sent after a crash: the dead worker's tokens are gone
+                for _ in range(x.n_labels - 1):
+                    self.sampler.confirm(x.decision, x.at)
             m.label_requests.labels(arm=x.decision.arm).inc()
             if x.gold:
                 m.extra_labels.labels(kind="gold").inc()
             elif x.n_labels > 1:
                 m.extra_labels.labels(kind="redundancy").inc(x.n_labels - 1)
+
+    def _annotators(self, decision: Decision, at: float) -> int:
+        """Annotators to ask for a selected item: the redundancy policy's number, less
+        the extra annotators the sampler has no capacity for (each takes its token
+        first, ``Sampler.take_extra``; refusals are counted)."""
+        wanted = self.redundancy.decide(decision.score)
+        granted = 1
+        take_extra = self.sampler.take_extra
+        while granted < wanted and take_extra(decision, at):
+            granted += 1
+        if granted < wanted:  # the bucket does not refill at the same instant: stop asking
+            self.metrics.extra_labels_refused.labels(kind="redundancy").inc(wanted - granted)
+        return granted
 
     def _gold_request(
         self, drawn: GoldRequest, alongside: LabelRequest, decision: Decision, at: float
@@ -439,7 +468,9 @@ class Scorer:
         sent = await self.reader.request_ids_since(since)
         at = self._log_time(None)
         missing = [
-            _Selected(_as_decision(d), req, pend, eid, None, at, _annotators_needed(req))
+            _Selected(
+                _as_decision(d), req, pend, eid, None, at, _annotators_needed(req), False, False
+            )
             for eid, (d, (req, pend), _) in uncertain.items()
             if d.request_id not in sent
         ]
