@@ -143,9 +143,11 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
         }
         assert second.metric("streamsift_scorer_duplicates_total", kind="duplicate") == 0
         assert second.stop() == 0  # SIGTERM: graceful
-    # ... and a graceful stop commits everything it processed (the scorer commits its
-    # own offsets; faust's per-event acks lagged after a restart, see stream/offsets.py).
-    done = committed(kafka_bootstrap, env["STREAMSIFT_APP_ID"], topic(env, "inference-events"))
+    # ... and a graceful stop commits everything it processed (the scorer's intake
+    # commits its own offsets in group <app_id>-scorer; faust's per-event acks lagged
+    # after a restart, see stream/offsets.py).
+    group = f"{env['STREAMSIFT_APP_ID']}-scorer"
+    done = committed(kafka_bootstrap, group, topic(env, "inference-events"))
     assert done == n, f"graceful stop committed {done} of {n} offsets"
 
 

@@ -1,7 +1,8 @@
-"""Tier 2: the faust agents in faust's test context (memory store, no broker).
+"""Tier 2: the join's faust agents in faust's test context (memory store, no broker).
 
 The agents are driven through ``agent.test_context()``; what they send goes to a
-memory sink, the pending store is the app's faust table on the memory store.
+memory sink, the pending store is the app's faust table on the memory store. The
+scorer is not a faust agent: its intake is tested in ``test_intake.py``.
 """
 
 from __future__ import annotations
@@ -18,26 +19,28 @@ from streamsift.config import Settings
 from streamsift.stream.app import StreamService
 from streamsift.stream.ports import MemorySink
 from tests.stream.fakes import (
-    MALFORMED,
     FakeReader,
     FakeSampler,
     dead_letters,
-    decided_ids,
-    event_bytes,
     label_bytes,
 )
 from tests.stream.test_join import pending_bytes
 
 
-def service() -> tuple[StreamService, FakeSampler, MemorySink]:
+def service(
+    *, consumer_factory: Any = None, sink: MemorySink | None = None, **overrides: Any
+) -> tuple[StreamService, FakeSampler, MemorySink]:
     settings = Settings(
-        app_id=f"t2-{uuid.uuid4().hex[:8]}",
-        store="memory://",
-        take_batch=50,
-        take_within_seconds=0.05,
-        web_port=0,
+        **{
+            "app_id": f"t2-{uuid.uuid4().hex[:8]}",
+            "store": "memory://",
+            "take_batch": 50,
+            "take_within_seconds": 0.05,
+            "web_port": 0,
+            **overrides,
+        }
     )
-    sampler, sink = FakeSampler(), MemorySink()
+    sampler, sink = FakeSampler(), sink if sink is not None else MemorySink()
     svc = StreamService(
         settings,
         sampler,
@@ -47,6 +50,7 @@ def service() -> tuple[StreamService, FakeSampler, MemorySink]:
         worker_id="w-t2",
         reader=FakeReader(),
         sink=sink,
+        consumer_factory=consumer_factory,
     )
     return svc, sampler, sink
 
@@ -58,32 +62,9 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_scorer_agent_routes_bad_input_and_decides_the_rest() -> None:
-    svc, sampler, sink = service()
-    score = svc.agents[0]
-
-    async def go() -> None:
-        async with score.test_context() as agent:
-            values = [event_bytes(f"e{i}", select=i == 3) for i in range(10)]
-            values += list(MALFORMED.values())
-            values.append(event_bytes("e1"))  # producer retry of e1
-            for offset, value in enumerate(values):
-                await agent.put(value=value, key=b"k", partition=offset % 2, wait=False)
-            await until(lambda: len(sampler.decided) == 10 and len(dead_letters(sink)) == 7)
-            await asyncio.sleep(0.2)
-
-    asyncio.run(go())
-    assert sorted(d.reason for d in dead_letters(sink)) == sorted(MALFORMED)
-    assert sorted(decided_ids(sink)) == sorted(f"e{i}" for i in range(10))
-    assert [m.key for m in sink.on("streamsift.label-requests")] == [b"e3"]
-    reg = svc.registry
-    assert reg.get_sample_value("streamsift_scorer_duplicates_total", {"kind": "duplicate"}) == 1
-    assert reg.get_sample_value("streamsift_scorer_events_consumed_total") == 18
-
-
 def test_join_agents_fill_the_table_and_join_labels() -> None:
     svc, sampler, sink = service()
-    _, pending, labels = svc.agents
+    pending, labels = svc.agents
     # No producer in the test context: the changelog write is the broker's side of it.
     svc.table.send_changelog = Mock()  # type: ignore[method-assign]
 

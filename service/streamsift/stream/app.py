@@ -1,22 +1,25 @@
-"""The faust application: topics, the pending table, agents, timers, background tasks.
+"""The worker: the faust application, the scorer's intake, timers, background tasks.
 
 :class:`StreamService` wires the transport pieces around one sampler:
 
-* agent ``scorer`` over inference-events (concurrency 1, batches; the topic is
-  declared without faust acks: the scorer commits its own offsets, one past the
-  last record of each batch :meth:`Scorer.process` completed, i.e. after every
-  message it caused was acknowledged by the broker; every ``commit_interval``,
-  before revoked partitions are given up, and at a graceful stop, see
-  :mod:`streamsift.stream.offsets`);
+* the scorer's intake over inference-events (:mod:`streamsift.stream.intake`): a
+  plain aiokafka consumer in group ``<app_id>-scorer`` whose every poll is one
+  batch of :meth:`Scorer.process`; it commits its own offsets, one past the last
+  record of each completed batch, i.e. after every message the batch caused was
+  acknowledged by the broker (every ``commit_interval``, before revoked partitions
+  are given up, and at a graceful stop); not a faust agent, whose per-record
+  delivery cost about twice the scorer itself (docs/benchmarks.md);
 * agents ``pending`` and ``labels`` filling and joining the pending table (a faust
   table with a changelog, keyed by event_id bytes, partitioned like the topics);
 * timers: pending expiry, sampler-state gauges and consumer lag, worker-rate
   publication;
-* background tasks: the snapshot follower, the learner, the worker-rates follower;
+* background tasks: the scorer's intake, the snapshot follower, the learner, the
+  worker-rates follower;
 * HTTP views (:mod:`streamsift.stream.web`).
 
-An unexpected exception in an agent crashes the worker (``CrashingSupervisor``):
-the uncommitted batch is read again by the next worker, which is safe (see
+An unexpected exception in an agent or a task crashes the worker
+(``CrashingSupervisor``; faust crashes the app when a task raises): the
+uncommitted batch is read again by the next worker, which is safe (see
 :mod:`streamsift.stream.recovery`), whereas carrying on could commit past it.
 """
 
@@ -28,23 +31,22 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, cast
 
 import faust
-from faust.types import TP
-from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry
 
 from streamsift.config import Settings
 from streamsift.metrics import Metrics
 from streamsift.stream.follower import SnapshotFollower
+from streamsift.stream.intake import ScorerIntake, legacy_offsets
 from streamsift.stream.join import Joiner
+from streamsift.stream.join_wiring import JoinWiring
 from streamsift.stream.kafka_config import faust_broker_url, faust_credentials
 from streamsift.stream.learner import Learner
-from streamsift.stream.offsets import ProcessedOffsets
 from streamsift.stream.ports import Sink
 from streamsift.stream.rates import RateSharing
-from streamsift.stream.records import SourceRecord, from_faust_event
 from streamsift.stream.recovery import KafkaLogReader, LogReader
 from streamsift.stream.scorer import Scorer
 from streamsift.stream.topics import PENDING_TABLE
@@ -121,6 +123,9 @@ class StreamService:
         Where messages go (default: the app's producer; tests pass a memory sink).
     clock
         Wall clock.
+    consumer_factory
+        Builds the scorer intake's consumer (default: aiokafka in the scorer group;
+        tests pass a fake).
     """
 
     def __init__(
@@ -135,6 +140,7 @@ class StreamService:
         reader: LogReader | None = None,
         sink: Sink | None = None,
         clock: Callable[[], float] = time.time,
+        consumer_factory: Callable[[], Any] | None = None,
     ) -> None:
         s = self.settings = settings
         self.sampler = sampler
@@ -187,10 +193,15 @@ class StreamService:
         self.joiner = Joiner(s, sampler, self.sink, self.metrics, self.table, clock)
         self.learner = Learner(s, sampler, self.sink, self.metrics, self.follower, clock)
         self.rates = RateSharing(s, sampler, self.sink, self.metrics, self.worker_id, clock)
-        self.health = Health(app, self.follower, self.metrics)
-        self.offsets = ProcessedOffsets()
-        self._batch_lock = asyncio.Lock()  # held while the scorer processes a batch
-        self._stopping = False
+        self.intake = ScorerIntake(
+            s,
+            self.scorer,
+            self.metrics,
+            consumer_factory=consumer_factory,
+            legacy=None if consumer_factory is not None else partial(legacy_offsets, s),
+        )
+        self.offsets = self.intake.offsets
+        self.health = Health(app, self.follower, self.metrics, self.intake)
         self._define_agents()
         self._define_timers()
         register_views(app, registry, self.health)
@@ -198,56 +209,13 @@ class StreamService:
     # --- agents -----------------------------------------------------------------
     def _define_agents(self) -> None:
         s, app = self.settings, self.app
-        scorer, joiner = self.scorer, self.joiner
+        joiner = self.joiner
 
-        @app.agent(
-            _raw_topic(app, s.topic_inference_events, acks=False),
-            name="scorer",
-            concurrency=1,
-            supervisor_strategy=CrashingSupervisor,
-        )
-        async def score(stream: Any) -> None:
-            offsets, lock = self.offsets, self._batch_lock
-            async for events in stream.noack_take(s.take_batch, within=s.take_within_seconds):
-                async with lock:
-                    records = self._current(events)
-                    if records:
-                        await scorer.process(records)
-                        offsets.record(records)
+        # The join's agents, offsets and annotator-statistics table (join_wiring.py).
+        self.join = JoinWiring(app, s, joiner, self.table.partitions)
+        pending, labels = self.join.agents
 
-        @app.agent(
-            _raw_topic(app, s.topic_pending),
-            name="pending",
-            concurrency=1,
-            supervisor_strategy=CrashingSupervisor,
-        )
-        async def pending(stream: Any) -> None:
-            async for event in stream.events():
-                await joiner.on_pending(from_faust_event(event))
-
-        @app.agent(
-            _raw_topic(app, s.topic_labels),
-            name="labels",
-            concurrency=1,
-            supervisor_strategy=CrashingSupervisor,
-        )
-        async def labels(stream: Any) -> None:
-            async for event in stream.events():
-                await joiner.on_label(from_faust_event(event))
-
-        async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-            gone = [tp.partition for tp in revoked if tp.topic == s.topic_inference_events]
-            if gone:
-                # Still assigned here: wait for the batch in flight, commit, then forget.
-                try:
-                    await asyncio.wait_for(self.commit_processed(gone), timeout=10.0)
-                except Exception as exc:  # the next owner re-reads and dedupes
-                    log.warning("commit before revocation failed: %r", exc)
-                self.offsets.forget(gone)
-            scorer.on_revoked(gone)
-
-        app.on_partitions_revoked.connect(cast(Any, on_revoked))
-        self.agents = (score, pending, labels)
+        self.agents = (pending, labels)
 
     # --- timers and background tasks ---------------------------------------------
     def _define_timers(self) -> None:
@@ -258,24 +226,9 @@ class StreamService:
             if not app.rebalancing:
                 await self.joiner.expire()
 
-        @app.timer(s.commit_interval_seconds)
-        async def commit_scored() -> None:
-            if not app.rebalancing and not self._stopping:
-                try:
-                    await self.commit_processed(wait=False)
-                except Exception as exc:  # retried next tick; at worst re-read and deduped
-                    log.warning("committing scored offsets failed: %r", exc)
-
         @app.timer(1.0)
         async def gauges() -> None:
             self.refresh_gauges()
-
-        @app.timer(max(1.0, s.drift_window_seconds / 10))
-        async def flush_drift() -> None:
-            try:
-                await self.scorer.flush_drift()
-            except Exception as exc:  # at worst the window closes with the next event
-                log.warning("drift flush failed: %r", exc)
 
         @app.timer(s.rate_publish_seconds)
         async def publish_rate() -> None:
@@ -285,6 +238,10 @@ class StreamService:
             except Exception as exc:
                 log.warning("worker-rates publish failed: %r", exc)
             self.rates.apply()
+
+        @app.task
+        async def score() -> None:
+            await self.intake.run()  # a failed batch raises: faust crashes the worker
 
         @app.task
         async def follow_snapshots() -> None:
@@ -300,11 +257,11 @@ class StreamService:
             await self.rates.follow()
 
         async def before_shutdown(sender: Any, **kwargs: Any) -> None:
-            # The consumer and the producer are still up here: finish the batch in
-            # flight and commit everything scored, last snapshot, leave the rate board.
-            self._stopping = True
+            # The producer is still up here: finish the batch in flight, commit
+            # everything scored and leave the scorer group, last snapshot, leave the
+            # rate board.
             for what, job in (
-                ("commit", self.commit_processed),
+                ("scorer stop", self.intake.stop),
                 ("final snapshot", self.learner.close),
                 ("retire", self.rates.retire),
             ):
@@ -315,54 +272,11 @@ class StreamService:
 
         app.on_before_shutdown.connect(cast(Any, before_shutdown))
 
-    def _current(self, events: Sequence[Any]) -> list[SourceRecord]:
-        """The records of a taken batch that this worker should still process.
-
-        None once the worker is stopping (they are read again by the next owner),
-        nor while flow control is suspended (a rebalance or a stop is under way), nor
-        those fetched in an earlier consumer generation (their partition may have
-        moved; faust seeks to the committed offsets after every assignment, so they
-        are delivered again if they are still ours): faust's own stream skips events
-        on the same conditions, but a batch already taken is past that check.
-        """
-        app = self.app
-        if self._stopping or not app.flow_control.is_active():
-            return []
-        generation = app.consumer_generation_id
-        return [from_faust_event(e) for e in events if e.message.generation_id == generation]
-
     async def commit_processed(
         self, partitions: Sequence[int] | None = None, *, wait: bool = True
     ) -> dict[int, int]:
-        """Commit the scorer's processed offsets (of ``partitions``, default all owned).
-
-        With ``wait`` (revocation, graceful stop) the batch in flight finishes
-        first, so a stop commits everything the worker processed. Only complete
-        batches are marked (every message they caused was acknowledged by the
-        broker), so this never commits past work in flight. Returns what was
-        committed, ``{partition: next offset}``.
-        """
-        topic = self.settings.topic_inference_events
-        consumer = self.app.consumer
-        if wait:
-            async with self._batch_lock:
-                return await self._commit(consumer, topic, partitions)
-        return await self._commit(consumer, topic, partitions)
-
-    async def _commit(
-        self, consumer: Any, topic: str, partitions: Sequence[int] | None
-    ) -> dict[int, int]:
-        owned = {tp.partition for tp in consumer.assignment() if tp.topic == topic}
-        if partitions is not None:
-            owned &= set(partitions)
-        due = self.offsets.due(owned)
-        if not due:
-            return {}
-        ok = await consumer._commit({TP(topic, p): off for p, off in due.items()})
-        if not ok:
-            return {}
-        self.offsets.committed(due)
-        return due
+        """Commit the scorer's processed offsets (see :meth:`ScorerIntake.commit`)."""
+        return await self.intake.commit(partitions, wait=wait)
 
     def refresh_gauges(self) -> None:
         """Copy the sampler's state and the consumer lag into the gauges."""
@@ -383,32 +297,28 @@ class StreamService:
         self._lag_gauges()
 
     def _lag_gauges(self) -> None:
+        """Lag and assigned partitions: inference-events from the scorer's intake,
+        labels and pending from the faust app's consumer."""
         s, m = self.settings, self.metrics
+        self.intake.refresh_gauges()
         try:
             consumer = self.app.consumer
             assignment = consumer.assignment()
         except Exception:
             return
         committed = getattr(consumer, "_committed_offset", {})
-        scored = s.topic_inference_events
+        kinds = {s.topic_labels: "labels", s.topic_pending: "pending"}
         lag: dict[str, int] = {}
         owned: dict[str, int] = {}
         for tp in assignment:
-            if tp.topic not in (s.topic_inference_events, s.topic_labels, s.topic_pending):
+            if tp.topic not in kinds:
                 continue
             owned[tp.topic] = owned.get(tp.topic, 0) + 1
             high = consumer.highwater(tp)
-            done = committed.get(tp)
-            if tp.topic == scored:  # the scorer commits its own offsets
-                done = self.offsets.committed_offset(tp.partition) or done
             if high is None:
                 continue
+            done = committed.get(tp)
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, int(high) - int(done or 0))
-        kinds = {
-            s.topic_inference_events: "inference-events",
-            s.topic_labels: "labels",
-            s.topic_pending: "pending",
-        }
         for topic, value in lag.items():
             m.consumer_lag.labels(topic=kinds[topic]).set(value)
         for topic, kind in kinds.items():

@@ -2,16 +2,17 @@
 
 ``/metrics`` renders the project registry in the Prometheus text format.
 ``/healthz`` answers 200 while the process is alive and its event loop turns.
-``/readyz`` answers 200 only when the worker can do its job: the consumer group
-has assigned it partitions (and is not rebalancing), the broker acknowledged a
-message recently, and the model is loaded (or none was ever published:
-bootstrapping); otherwise 503 with the failing checks.
+``/readyz`` answers 200 only when the worker can do its job: the scorer's consumer
+group has assigned it inference-events partitions and neither that group nor the
+faust app's (the join's) is rebalancing, the broker acknowledged a message
+recently, and the model is loaded (or none was ever published: bootstrapping);
+otherwise 503 with the failing checks.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -26,21 +27,34 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 BROKER_FRESH_SECONDS = 30.0
 
 
+class Assignment(Protocol):
+    """What readiness needs of the scorer's intake."""
+
+    def assigned(self) -> bool:
+        """Whether it owns input partitions and no rebalance is under way."""
+        ...
+
+
 class Health:
     """Readiness checks of one worker.
 
     Parameters
     ----------
     app
-        The faust app (consumer assignment, rebalancing flag).
+        The faust app (its rebalancing flag: the join's group).
     follower
         The snapshot follower (``ready`` once its initial read is done).
     metrics
         ``worker_ready`` mirrors the answer.
+    intake
+        The scorer's intake (its inference-events assignment).
     """
 
-    def __init__(self, app: Any, follower: SnapshotFollower, metrics: Metrics) -> None:
+    def __init__(
+        self, app: Any, follower: SnapshotFollower, metrics: Metrics, intake: Assignment
+    ) -> None:
         self.app = app
+        self.intake = intake
         self.follower = follower
         self.metrics = metrics
         self._broker_ok_at: float | None = None
@@ -51,10 +65,7 @@ class Health:
 
     def checks(self) -> dict[str, bool]:
         """Each readiness check by name."""
-        try:
-            assigned = bool(self.app.consumer.assignment())
-        except Exception:
-            assigned = False
+        assigned = self.intake.assigned()
         fresh = (
             self._broker_ok_at is not None
             and time.monotonic() - self._broker_ok_at < BROKER_FRESH_SECONDS
