@@ -18,12 +18,25 @@ The per-item policy is the core's :class:`~streamsift.core.quality.LabelCollecto
 topic (the only thing that trains; gold never does), ``NeedsMoreOpinions`` sends a
 fresh request for one more annotator, ``HeldOut`` and ``GoldScored`` are counted.
 
-**Restart.** The table entry of a pending item keeps every label received and how
-many annotators it needs now, so the collector's item state is rebuilt from the
-table (restored from its changelog) the first time the item is touched after a
-restart or reassignment (``expect`` at ``entry.at``, labels replayed). The
-annotator statistics (gold accuracy, Dawid-Skene fit) live in the worker's memory
-and start afresh after a restart. In tier-2 tests the store is a dict.
+**Restart.** The table entry of a pending item keeps every label received, how
+many annotators it needs now and the partition it came from, so the collector's
+item state is rebuilt from the table (restored from its changelog) the first time
+the item is touched after a restart or reassignment (``expect`` at ``entry.at``,
+labels replayed).
+
+**Annotator statistics** (gold answers, the Dawid-Skene window, hence the flags)
+are kept per partition: every item counts towards the partition it came from (the
+collector's ``group``). Each partition's share is saved as a
+:class:`~streamsift.core.quality.QualityState` in the ``quality_store`` (a faust
+table keyed by partition number whose changelog record goes to that very
+partition, :mod:`streamsift.stream.join_wiring`) on the expiry timer when it
+changed, before the partition is revoked and at a graceful stop. The first time
+the join sees a partition after an assignment (a record of it, a pending entry of
+it, or :meth:`Joiner.load_partitions` from the timer) it merges that partition's
+saved share into the collector, once; a revoked partition's share is saved and
+taken back out (:meth:`Joiner.release_partitions`). A SIGKILL loses what changed
+since the last save (one ``expiry_check_seconds``). In tier-2 tests the stores are
+dicts.
 
 Examples
 --------
@@ -31,10 +44,10 @@ Examples
 >>> item = PendingItem(event_id="e1", request_id="r1", features={"x": 1.0}, score=0.5,
 ...     p=0.25, arm="active", region="eu", requested_at="2026-01-01T00:00:00Z",
 ...     annotators_needed=3)
->>> entry = StoreEntry("pending", 0.0, item, labels=(("a1", "yes", 60.0),))
+>>> entry = StoreEntry("pending", 0.0, item, labels=(("a1", "yes", 60.0),), part=2)
 >>> back = StoreEntry.decode(entry.encode())
->>> back.labels, back.n_needed, back.state
-((('a1', 'yes', 60.0),), 3, 'pending')
+>>> back.labels, back.n_needed, back.state, back.part
+((('a1', 'yes', 60.0),), 3, 'pending', 2)
 """
 
 from __future__ import annotations
@@ -44,8 +57,8 @@ import json
 import logging
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, MutableMapping
+from collections import Counter
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -57,6 +70,8 @@ from streamsift.core.quality import (
     HeldOut,
     LabelCollector,
     NeedsMoreOpinions,
+    QualityState,
+    QualityStateError,
     fleiss_kappa,
     krippendorff_alpha_nominal,
 )
@@ -70,7 +85,14 @@ from streamsift.stream.deadletter import DeadLetters
 from streamsift.stream.ports import SamplerLike, Sink
 from streamsift.stream.records import SourceRecord
 
-__all__ = ["Joiner", "StoreEntry", "make_collector", "pending_decision", "reask_request"]
+__all__ = [
+    "Joiner",
+    "StoreEntry",
+    "make_collector",
+    "pending_decision",
+    "quality_key",
+    "reask_request",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +125,8 @@ class StoreEntry:
     received so far (annotator, label, labelled_at) and how many distinct
     annotators it needs now (``needed``; 0: the item's ``annotators_needed``):
     enough to rebuild the :class:`~streamsift.core.quality.LabelCollector` entry
-    after a restart.
+    after a restart. ``part`` is the partition of the pending item's record (-1:
+    unknown, an entry written before it was kept): its statistics count there.
     """
 
     state: State
@@ -112,6 +135,7 @@ class StoreEntry:
     early: tuple[SourceRecord, ...] = ()
     labels: tuple[tuple[str, Label, float], ...] = ()
     needed: int = 0
+    part: int = -1
 
     @property
     def label(self) -> SourceRecord | None:
@@ -138,6 +162,8 @@ class StoreEntry:
             body["labels"] = [list(t) for t in self.labels]
         if self.needed:
             body["needed"] = self.needed
+        if self.part >= 0:
+            body["part"] = self.part
         return json.dumps(body).encode()
 
     @classmethod
@@ -151,7 +177,13 @@ class StoreEntry:
         )
         labels = tuple((str(a), lab, float(t)) for a, lab, t in body.get("labels", ()))
         return cls(
-            body["state"], float(body["at"]), item, early, labels, int(body.get("needed", 0))
+            body["state"],
+            float(body["at"]),
+            item,
+            early,
+            labels,
+            int(body.get("needed", 0)),
+            int(body.get("part", -1)),
         )
 
 
@@ -161,6 +193,15 @@ def _b64(raw: bytes | None) -> str | None:
 
 def _unb64(text: str | None) -> bytes | None:
     return None if text is None else base64.b64decode(text)
+
+
+def quality_key(partition: int) -> bytes:
+    """Key of a partition's saved annotator statistics in the quality store.
+
+    >>> quality_key(3)
+    b'3'
+    """
+    return str(partition).encode()
 
 
 def make_collector(settings: Settings) -> LabelCollector:
@@ -198,6 +239,10 @@ class Joiner:
         event_id bytes to :meth:`StoreEntry.encode` bytes (a faust table).
     clock
         Wall clock, seconds since the epoch.
+    quality_store
+        :func:`quality_key` to encoded :class:`~streamsift.core.quality.QualityState`
+        (a faust table keyed by partition); ``None``: annotator statistics are not kept
+        across restarts.
     """
 
     def __init__(
@@ -208,6 +253,7 @@ class Joiner:
         metrics: Metrics,
         store: MutableMapping[bytes, bytes],
         clock: Callable[[], float] = time.time,
+        quality_store: MutableMapping[bytes, bytes] | None = None,
     ) -> None:
         self.settings = settings
         self.sampler = sampler
@@ -218,7 +264,69 @@ class Joiner:
         self.dead_letters = DeadLetters(sink, settings.topic_dead_letters, metrics, clock)
         self.collector = make_collector(settings)
         self._known: set[str] = set()  # item ids the collector holds
-        self._window: deque[tuple[Label, ...]] = deque(maxlen=2000)  # multi-label items
+        self.quality_store = quality_store
+        self._loaded: set[int] = set()  # partitions whose saved statistics were merged
+        self._dirty: set[int] = set()  # loaded partitions changed since their last save
+
+    # --- per-partition annotator statistics ----------------------------------------
+    def load_partitions(self, partitions: Iterable[int]) -> list[int]:
+        """Merge the saved statistics of each partition not merged yet since it was
+        assigned (once; nothing without a quality store). Returns those merged now."""
+        qs = self.quality_store
+        if qs is None:
+            return []
+        done = []
+        for p in partitions:
+            if p < 0 or p in self._loaded:
+                continue
+            raw = qs.get(quality_key(p))
+            self._loaded.add(p)
+            done.append(p)
+            if raw is None:
+                continue
+            try:
+                state = QualityState.decode(raw)
+            except QualityStateError as err:  # replaced by this worker's next save
+                log.warning("saved annotator statistics of partition %d unreadable: %s", p, err)
+                continue
+            self.collector.restore(p, state)
+            log.info(
+                "partition %d: annotator statistics restored (%d annotators, %d gold answers,"
+                " %d window items)",
+                p,
+                len(state.gold),
+                sum(n for n, _ in state.gold.values()),
+                len(state.items),
+            )
+        return done
+
+    def save_quality(self, partitions: Iterable[int] | None = None) -> list[int]:
+        """Write the statistics of changed loaded partitions (of ``partitions``, default
+        all) to the quality store. Returns the partitions written."""
+        qs = self.quality_store
+        if qs is None:
+            return []
+        wanted = self._dirty if partitions is None else self._dirty & set(partitions)
+        written = sorted(wanted & self._loaded)
+        for p in written:
+            qs[quality_key(p)] = self.collector.export(p).encode()
+            self._dirty.discard(p)
+        return written
+
+    def release_partitions(self, partitions: Iterable[int]) -> None:
+        """Revoked partitions: save their statistics, then take them out of the collector
+        (with their pending items: the next owner rebuilds those from the table)."""
+        gone = set(partitions)
+        self.save_quality(gone)
+        for p in gone:
+            self._known.difference_update(self.collector.forget(p))
+            self._loaded.discard(p)
+            self._dirty.discard(p)
+
+    @property
+    def loaded_partitions(self) -> frozenset[int]:
+        """Partitions whose saved statistics are merged into the collector."""
+        return frozenset(self._loaded)
 
     def _entry(self, key: bytes) -> StoreEntry | None:
         raw = self.store.get(key)
@@ -235,7 +343,9 @@ class Joiner:
             return
         c = self.collector
         gold = entry.item.gold_label
-        c.expect(item_id, entry.at, n_annotators=entry.n_needed, gold_label=gold)
+        group = entry.part if entry.part >= 0 else None
+        self.load_partitions([entry.part])
+        c.expect(item_id, entry.at, n_annotators=entry.n_needed, gold_label=gold, group=group)
         self._known.add(item_id)
         for annotator, lab, at in entry.labels:
             c.add_label(item_id, annotator, lab, at)
@@ -251,9 +361,10 @@ class Joiner:
                 )
             )
             return
+        self.load_partitions([rec.partition])
         key = item.event_id.encode()
         existing = self._entry(key)
-        entry = StoreEntry("pending", item.requested_at.timestamp(), item)
+        entry = StoreEntry("pending", item.requested_at.timestamp(), item, part=rec.partition)
         if existing is None:
             self.store[key] = entry.encode()
             self._ensure(item.event_id, entry)
@@ -300,6 +411,7 @@ class Joiner:
                 )
             )
             return None
+        self.load_partitions([rec.partition])
         key = label.event_id.encode()
         now = self.clock()
         entry = self._entry(key)
@@ -349,6 +461,8 @@ class Joiner:
         m = self.metrics
         item = entry.item
         assert item is not None
+        if entry.part in self._loaded:
+            self._dirty.add(entry.part)
         if isinstance(out, GoldScored):
             result = "correct" if out.correct else "wrong"
             m.gold_answers.labels(annotator=m.annotators(out.annotator), result=result).inc()
@@ -368,8 +482,6 @@ class Joiner:
             out = HeldOut(out.item_id, "contradicts_model")
         if not isinstance(out, Aggregated):
             self._known.discard(out.item_id)
-        if len(entry.labels) >= 2:
-            self._window.append(tuple(lab for _, lab, _ in entry.labels))
         if isinstance(out, HeldOut):
             if not entry.labels:  # nothing arrived in time: the old expiry
                 self.sampler.expire(entry.n_needed)
@@ -488,6 +600,7 @@ class Joiner:
                 expired += 1
         self.metrics.pending_items.set(max(0, pending))
         self.metrics.oldest_pending_age.set(now - oldest if pending > 0 else 0.0)
+        self.save_quality()
         self.refresh_quality()
         return expired
 
@@ -509,13 +622,14 @@ class Joiner:
                     st.ds_accuracy
                 )
             m.annotator_flagged.labels(annotator=name).set(1.0 if st.flagged else 0.0)
-        if len(self._window) >= 2:
-            alpha = krippendorff_alpha_nominal(self._window).value
+        window = self.collector.window  # the multi-label items of the Dawid-Skene window
+        if len(window) >= 2:
+            alpha = krippendorff_alpha_nominal(window).value
             if alpha == alpha:  # not nan
                 m.agreement.labels(statistic="krippendorff_alpha").set(alpha)
-            sizes = Counter(len(u) for u in self._window)
+            sizes = Counter(len(u) for u in window)
             n, _ = sizes.most_common(1)[0]
-            rows = [u for u in self._window if len(u) == n]
+            rows = [u for u in window if len(u) == n]
             cats = sorted({str(v) for u in rows for v in u})
             counts = [[sum(1 for v in u if str(v) == c) for c in cats] for u in rows]
             kappa = fleiss_kappa(counts).value
