@@ -159,3 +159,28 @@ def test_realised_fraction_on_a_full_reference_stream(spec: str) -> None:
     config = SimConfig(budget=0.05, seed=2)
     result, _ = run_strategy(prepare(stream, config), config)
     assert abs(result.labelled_fraction / 0.05 - 1.0) < 0.05
+
+
+def test_labels_carry_their_arm_and_production_probabilities_like_the_join() -> None:
+    """Control picks reach the control-arm estimators (production and online model)."""
+    from streamsift.core.sampler import Sampler
+    from streamsift.sim.policies import SamplerPolicy
+
+    stream = load_stream("synth:sea", n=3000, seed=5)
+    config = SimConfig(budget=0.2, seed=5)
+    prepared = prepare(stream, config)
+    sampler = Sampler(**config.sampler_kwargs())
+    run(
+        SamplerPolicy(sampler),
+        prepared.events,
+        classes=prepared.classes,
+        label_delay=3,
+        production=prepared.production,
+    )
+    state = sampler.state
+    controls = state.selected_by_arm["control"]
+    assert controls > 10
+    # every control label arrived (delay 3 < stream length) except those still in flight
+    assert controls - 3 <= state.production_accuracy.n <= controls
+    assert state.online_accuracy.n == state.production_accuracy.n
+    assert 0.6 < state.production_accuracy.value <= 1.0

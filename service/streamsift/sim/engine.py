@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamsift.core.types import CoreEvent, Label, LabelledItem, Proba
+from streamsift.core.types import Arm, CoreEvent, Label, LabelledItem, Proba
 from streamsift.sim.streams import LabelledEvent
 
 __all__ = ["Policy", "RunResult", "majority_accuracy", "rolling", "run"]
@@ -186,6 +186,21 @@ def make_core_event(i: int, ev: LabelledEvent, production: Proba | None) -> Core
     )
 
 
-def labelled_item(i: int, ev: LabelledEvent, label: Label, p: float) -> LabelledItem:
-    """The LabelledItem the join would have produced for event ``i``."""
-    return LabelledItem(event_id=f"e{i}", features=ev.x, label=label, p=p, region=ev.region or "")
+def labelled_item(
+    i: int,
+    ev: LabelledEvent,
+    label: Label,
+    p: float,
+    arm: Arm = "active",
+    production: Proba | None = None,
+) -> LabelledItem:
+    """The LabelledItem the join would have produced for event ``i`` (selected by ``arm``)."""
+    return LabelledItem(
+        event_id=f"e{i}",
+        features=ev.x,
+        label=label,
+        p=p,
+        region=ev.region or "",
+        arm=arm,
+        production_proba=production,
+    )

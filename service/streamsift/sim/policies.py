@@ -10,7 +10,7 @@ import random
 
 from streamsift.core.online import OnlineModel
 from streamsift.core.sampler import Sampler
-from streamsift.core.types import Label, Proba
+from streamsift.core.types import Arm, Label, Proba
 from streamsift.sim.engine import Policy, event_time, labelled_item, make_core_event
 from streamsift.sim.streams import LabelledEvent
 
@@ -67,6 +67,8 @@ class SamplerPolicy(Policy):
         self.sampler = sampler
         self.name = sampler.strategy_name
         self._drift: list[int] = []
+        # requested, label not back yet: event -> (arm, production probabilities)
+        self._pending: dict[int, tuple[Arm, Proba | None]] = {}
 
     def predict_proba(self, x: dict) -> Proba:
         return self.sampler.model.predict_proba_one(x)
@@ -78,11 +80,15 @@ class SamplerPolicy(Policy):
         if not d.selected:
             return 0.0
         self.sampler.confirm(d, event_time(i))
+        self._pending[i] = (d.arm, production)
         return d.p
 
     def learn(self, i: int, ev: LabelledEvent, label: Label, p: float) -> None:
         self.sampler.label_arrived(event_time(i))
-        self.sampler.learn(labelled_item(i, ev, label, p))
+        # The arm and the production model's probabilities travel with the label, as
+        # the join's pending item carries them (control-arm estimates, concept test).
+        arm, production = self._pending.pop(i, ("active", None))
+        self.sampler.learn(labelled_item(i, ev, label, p, arm, production))
 
     def drift_indices(self) -> list[int]:
         return self._drift
