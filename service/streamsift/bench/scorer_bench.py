@@ -83,6 +83,9 @@ class _StubSampler:
     def confirm(self, decision: Decision, now: float) -> None:
         return None
 
+    def take_extra(self, decision: Decision, now: float) -> bool:
+        return True
+
 
 class _NoReader:
     async def decision_tail(self, partition: int, want_ids: int) -> list[DecisionBatch]:
