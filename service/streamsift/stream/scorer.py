@@ -1,6 +1,6 @@
 """The scorer: decode a batch of inference events, decide, log, request, count.
 
-:meth:`Scorer.process` is everything the scorer agent does with one batch taken
+:meth:`Scorer.process` is everything the scorer does with one batch polled
 from inference-events; it holds no scoring logic (that is ``Sampler.decide``).
 Per batch, in this order:
 
@@ -37,7 +37,7 @@ producers with patterned ids (``syn1-0000001234``) make gold ids recognisable, s
 real deployments should key events by opaque ids. Extra confirmations also enter the
 sampler's running mean of ``p`` (importance weights), as the labels they stand for do.
 
-The agent marks the batch's offsets as processed only after ``process`` returned
+The intake marks the batch's offsets as processed only after ``process`` returned
 (:mod:`streamsift.stream.offsets`), so an event is committed only once everything
 it caused is on the broker.
 """
