@@ -134,6 +134,19 @@ def test_throttle_caps_the_rate() -> None:
     assert any(s.reason == "throttled" for s in decisions)
 
 
+def test_a_fresh_selector_does_not_spend_a_whole_burst_at_start() -> None:
+    # capacity 1/s with the default burst (a minute: 60 tokens); a full bucket at start
+    # let a fresh worker send 60 requests in its first second (issue 6's demo overshoot)
+    selector = Selector(3600.0)
+    times = [i * 0.001 for i in range(5000)]
+    decisions = run(selector, [0.9] * 5000, times)
+    recorded = 0
+    for s, now in zip(decisions, times, strict=True):
+        recorded += s.selected
+        assert recorded <= 1 + 1.0 * now + 1e-9  # one second's refill, then the rate
+    assert recorded >= 1
+
+
 def test_same_seed_same_decisions_and_pickle_mid_stream() -> None:
     rnd = random.Random(9)
     scores = [rnd.random() for _ in range(6000)]

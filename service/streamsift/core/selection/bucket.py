@@ -20,7 +20,11 @@ class TokenBucket:
     rate
         Refill rate, tokens per second (> 0).
     burst
-        Capacity of the bucket (>= 1); the bucket starts full.
+        Capacity of the bucket (>= 1).
+    initial
+        Tokens at the start (clipped to ``burst``); ``None`` starts full. A bucket that
+        starts full lets a fresh worker spend a whole burst at once, before anything
+        about the event rate is known; the Selector starts it with one second's refill.
 
     Examples
     --------
@@ -30,15 +34,20 @@ class TokenBucket:
     (False, 0.5)
     >>> bucket.allows(now=1.0)
     True
+    >>> slow_start = TokenBucket(rate=2.0, burst=100.0, initial=2.0)
+    >>> slow_start.consume(now=0.0)   # the refill clock starts at the first request
+    >>> slow_start.available(now=0.0), slow_start.available(now=10.0)
+    (1.0, 21.0)
     """
 
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(self, rate: float, burst: float, initial: float | None = None) -> None:
         self.rate = check_float("rate", rate, low=0.0, low_open=True)
         self.burst = check_float("burst", burst, low=1.0)
+        self.initial = None if initial is None else check_float("initial", initial, low=0.0)
         self._reset()
 
     def _reset(self) -> None:
-        self._tokens = self.burst
+        self._tokens = self.burst if self.initial is None else min(self.initial, self.burst)
         self._last: float | None = None
 
     def available(self, now: float) -> float:
@@ -67,4 +76,5 @@ class TokenBucket:
         self.burst = check_float("burst", burst, low=1.0)
 
     def __repr__(self) -> str:
-        return f"TokenBucket(rate={self.rate!r}, burst={self.burst!r})"
+        extra = "" if self.initial is None else f", initial={self.initial!r}"
+        return f"TokenBucket(rate={self.rate!r}, burst={self.burst!r}{extra})"

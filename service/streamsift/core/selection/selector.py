@@ -196,7 +196,10 @@ class Selector:
         self._bucket: TokenBucket | None = None
         if self.fraction is None and math.isfinite(rate):
             burst = self.bucket_burst or max(10.0, self.capacity_per_hour / 60.0)
-            self._bucket = TokenBucket(rate, min(burst, 1e12))
+            # Starts with one second's refill, not a full burst: before the first event
+            # rate is measured the target fraction is a guess, and a full bucket let a
+            # fresh worker send a minute of capacity in its first seconds.
+            self._bucket = TokenBucket(rate, min(burst, 1e12), initial=max(1.0, rate))
         self._money = self._budget.budget_per_day is not None and self.cost_per_label > 0.0
         self._rng = random.Random(self.seed)
         self._pending = 0
