@@ -40,6 +40,9 @@ class TokenBucket:
     (1.0, 21.0)
     """
 
+    #: Class default: buckets pickled before ``initial`` existed restore without it.
+    initial: float | None = None
+
     def __init__(self, rate: float, burst: float, initial: float | None = None) -> None:
         self.rate = check_float("rate", rate, low=0.0, low_open=True)
         self.burst = check_float("burst", burst, low=1.0)
