@@ -263,6 +263,37 @@ def test_revocation_finishes_the_batch_in_flight_commits_then_forgets() -> None:
     assert sampler.decided == ["a", "b"]
 
 
+def test_a_batch_outlasting_the_revocation_timeout_marks_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streamsift.stream.intake as intake_module
+
+    monkeypatch.setattr(intake_module, "REVOKE_TIMEOUT_SECONDS", 0.05)
+    fake = FakeConsumer()
+    sink = GatedSink()
+    svc, sampler, _ = service(consumer_factory=lambda: fake, sink=sink)
+    intake = svc.intake
+
+    async def go() -> None:
+        task = await started(svc, fake, [0])
+        fake.put([record(0, 3, event_bytes("a"))])
+        await until(lambda: sink.waiting > 0)
+        await fake.revoke([0])  # gives up waiting, forgets partition 0
+        assert fake.commits == [] and intake.owned == set()
+        sink.gate.set()
+        batches = "streamsift_scorer_batch_duration_seconds_count"
+        await until(lambda: svc.registry.get_sample_value(batches) == 1)
+        assert sampler.decided == ["a"]
+        # the batch finished after its partition was forgotten: no mark to commit later
+        assert intake.offsets.processed_offset(0) is None
+        await fake.assign([0])
+        assert await svc.commit_processed() == {}
+        await intake.stop()
+        await task
+
+    asyncio.run(go())
+
+
 def test_a_graceful_stop_commits_everything_processed_and_takes_nothing_more() -> None:
     fake = FakeConsumer()
     svc = with_consumer(fake)

@@ -142,6 +142,7 @@ class ScorerIntake:
         self._clock = clock
         self._lock = asyncio.Lock()  # held while a batch is processed
         self._generation = 0  # bumped at every revocation and assignment
+        self._epoch = 0  # bumped whenever revoked partitions are forgotten
         self._start: dict[int, int] = {}  # committed offset when assigned (lag)
         self._last_commit = clock()
         self._last_flush = clock()
@@ -173,6 +174,7 @@ class ScorerIntake:
             except Exception as exc:  # the next owner re-reads and dedupes
                 log.warning("commit before revocation failed: %r", exc)
         self.offsets.forget(gone)
+        self._epoch += 1  # a batch still in flight (commit timed out) marks nothing
         for p in gone:
             self._start.pop(p, None)
         self.scorer.on_revoked(gone)
@@ -254,8 +256,10 @@ class ScorerIntake:
                     records.extend(map(from_consumer_record, batch))
             if not records:
                 return 0
+            epoch = self._epoch
             await self.scorer.process(records)
-            self.offsets.record(records)
+            if epoch == self._epoch:  # else its partitions were forgotten meanwhile
+                self.offsets.record(records)
             return len(records)
 
     async def _housekeeping(self) -> None:
