@@ -147,6 +147,33 @@ def test_a_fresh_selector_does_not_spend_a_whole_burst_at_start() -> None:
     assert recorded >= 1
 
 
+def test_a_batch_decided_before_it_is_recorded_holds_tokens() -> None:
+    # the scorer decides a whole batch, sends it, then records: decisions in flight
+    # hold their token, so one batch cannot select more than the bucket holds
+    selector = Selector(36_000.0, bucket_burst=600.0)  # 10 tokens/s, initial 10
+    batch = [selector.decide(0.9, 1.0, 0.0, cold=True) for _ in range(300)]
+    chosen = [s for s in batch if s.selected]
+    assert len(chosen) == 10 and selector.in_flight == 10
+    assert not selector.has_capacity(0.0)  # extras see the held tokens too
+    for s in chosen:
+        selector.record(s, 0.0)
+    assert selector.in_flight == 0
+    # a selection dropped without a record is released by settle()
+    later = [selector.decide(0.9, 1.0, 1.0, cold=True) for _ in range(300)]
+    n_later = sum(s.selected for s in later)
+    assert 1 <= n_later <= 10 and selector.in_flight == n_later
+    assert not selector.has_capacity(1.0, 11 - n_later)
+    selector.settle()
+    assert selector.in_flight == 0 and selector.has_capacity(1.0, 10)
+    # extra labels recorded with held=False do not release what decide holds
+    held = next(
+        s for s in (selector.decide(0.9, 1.0, 2.0, cold=True) for _ in range(1000)) if s.selected
+    )
+    assert selector.in_flight == 1
+    selector.record(held, 2.0, held=False)
+    assert selector.in_flight == 1
+
+
 def test_same_seed_same_decisions_and_pickle_mid_stream() -> None:
     rnd = random.Random(9)
     scores = [rnd.random() for _ in range(6000)]

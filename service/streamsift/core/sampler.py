@@ -379,9 +379,13 @@ class Sampler:
 
     def confirm(self, decision: Decision, now: float) -> None:
         """Record a selection whose label request was sent (decide first, record later)."""
+        self._record(decision, now, held=True)
+
+    def _record(self, decision: Decision, now: float, *, held: bool) -> None:
         self._selector.record(
             Selection(True, decision.arm, decision.p, "selected", 0.0, 0.0, decision.priority),
             now,
+            held=held,
         )
         self._p_n += 1
         self._count_selection()
@@ -394,7 +398,7 @@ class Sampler:
         otherwise change nothing and return ``False`` (the caller must not request it)."""
         if not self._selector.has_capacity(now):
             return False
-        self.confirm(decision, now)
+        self._record(decision, now, held=False)
         return True
 
     def _count_selection(self) -> None:
@@ -407,6 +411,13 @@ class Sampler:
         self.confirm(decision, now)
         if self._diversity is not None:
             self._diversity.add(self._vector(event))
+
+    def settle(self) -> None:
+        """Every decision made so far was confirmed or dropped: release what
+        :meth:`decide` held in advance for them (see
+        :meth:`~streamsift.core.selection.Selector.settle`). The scorer calls it after
+        each batch."""
+        self._selector.settle()
 
     def label_arrived(self, now: float, n: int = 1) -> None:
         """``n`` requested labels arrived (pending falls; arrival rate is measured)."""

@@ -196,6 +196,9 @@ class Scorer:
         """Process one batch; return only when every resulting message was acknowledged."""
         started = time.perf_counter()
         m = self.metrics
+        settle = getattr(self.sampler, "settle", None)
+        if callable(settle):  # every earlier decision was confirmed or dropped by now
+            settle()
         recovered = 0
         firsts: dict[int, int] = {}
         for rec in records:

@@ -108,6 +108,9 @@ class Selector:
     (199, {'active': 189, 'control': 10, 'bootstrap': 0})
     """
 
+    #: Class default: selectors pickled before in-flight accounting restore with none.
+    _in_flight: int = 0
+
     def __init__(
         self,
         capacity_per_hour: float,
@@ -203,6 +206,7 @@ class Selector:
         self._money = self._budget.budget_per_day is not None and self.cost_per_label > 0.0
         self._rng = random.Random(self.seed)
         self._pending = 0
+        self._in_flight = 0
         self._pending_limit = self.max_pending
         self._counts: dict[str, int] = {"active": 0, "control": 0, "bootstrap": 0}
         self._deficit = 0.0
@@ -290,7 +294,7 @@ class Selector:
             return Selection(False, "none", p, reason, threshold, self._f_eff, x)
         arm = "control" if r < c else ("bootstrap" if cold else "active")
         blocked = True
-        if (self._bucket is not None and not self._bucket.allows(now)) or (
+        if (self._bucket is not None and not self._bucket.allows(now, 1.0 + self._in_flight)) or (
             self._money and not self._budget.can_afford(now)
         ):
             reason = "throttled"
@@ -303,6 +307,7 @@ class Selector:
             self._add_deficit(f - 1.0 if blocked else f)
         if blocked:
             return Selection(False, "none", p, reason, threshold, self._f_eff, x)
+        self._in_flight += 1
         return Selection(True, arm, p, reason, threshold, self._f_eff, x)
 
     def set_capacity_share(self, share: float, now: float) -> None:
@@ -325,12 +330,17 @@ class Selector:
         """The share of the capacity this selector takes (1.0 alone)."""
         return self._budget.share
 
-    def record(self, selection: Selection, now: float) -> None:
-        """Count a selection whose label request was sent at ``now``."""
+    def record(self, selection: Selection, now: float, *, held: bool = True) -> None:
+        """Count a selection whose label request was sent at ``now``.
+
+        ``held``: the selection came from :meth:`decide`, which held a token for it
+        (``False`` for extra labels checked with :meth:`has_capacity`)."""
         if not selection.selected or selection.arm == "none":
             raise SelectionError("record() takes a selected Selection")
         if self._bucket is not None:
             self._bucket.consume(now)
+        if held and self._in_flight:
+            self._in_flight -= 1
         self._budget.charge(now)
         self._pending += 1
         self._counts[selection.arm] += 1
@@ -342,9 +352,27 @@ class Selector:
         money budget affords them (read-only; always ``True`` in fraction mode without a
         money budget). For labels requested outside :meth:`decide` (quality control's
         extra opinions): check first, send, then :meth:`record`."""
-        if self._bucket is not None and not self._bucket.allows(now, float(n)):
+        if self._bucket is not None and not self._bucket.allows(now, float(n + self._in_flight)):
             return False
         return not self._money or self._budget.can_afford(now)
+
+    def settle(self) -> None:
+        """Every selection decided so far was either recorded or dropped.
+
+        Between :meth:`decide` and :meth:`record` a selection is *in flight*: it holds
+        a token of the bucket, so that a batch decided before any of it is sent cannot
+        select more than the bucket holds (without it a fresh worker's first batch
+        spent the whole burst, and extra opinions checked against tokens the batch
+        was about to take). Callers that drop a selection without recording it (a
+        duplicate, a failed send) call ``settle`` once the batch is done; a selection
+        recorded later than that is still counted, only no longer held in advance.
+        """
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Selections decided but neither recorded nor settled."""
+        return self._in_flight
 
     def label_arrived(self, now: float, n: int = 1) -> None:
         """``n`` requested labels came back at ``now``: fewer pending, arrival rate measured."""
