@@ -147,6 +147,18 @@ def test_a_fresh_selector_does_not_spend_a_whole_burst_at_start() -> None:
     assert recorded >= 1
 
 
+def test_a_share_set_before_the_first_event_does_not_fill_the_bucket() -> None:
+    # the worker learns its capacity share (rates topic) before its first event; the
+    # selector's clock is still 0 then, and a rescale that started the refill clock
+    # at 0 gave a full burst to the first batch (71 requests in the demo's first second)
+    selector = Selector(36_000.0, bucket_burst=600.0)  # 10 tokens/s, initial 10
+    selector.set_capacity_share(1.0, 0.0)
+    t0 = 1.795e9
+    batch = [selector.decide(0.9, 1.0, t0 + i / 250, cold=True) for i in range(250)]
+    chosen = [s for s in batch if s.selected]
+    assert 1 <= len(chosen) <= 10
+
+
 def test_a_batch_decided_before_it_is_recorded_holds_tokens() -> None:
     # the scorer decides a whole batch, sends it, then records: decisions in flight
     # hold their token, so one batch cannot select more than the bucket holds

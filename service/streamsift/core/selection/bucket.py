@@ -71,9 +71,14 @@ class TokenBucket:
             self._last = now
 
     def rescale(self, now: float, rate: float, burst: float) -> None:
-        """Change the refill ``rate`` and ``burst`` at ``now``, keeping the level within it."""
+        """Change the refill ``rate`` and ``burst`` at ``now``, keeping the level within it.
+
+        The refill clock starts at the first :meth:`consume`, not here: a rescale
+        before any request (a worker learning its capacity share before its first
+        event, with ``now`` still 0) must not backdate the clock and fill the bucket.
+        """
         self._tokens = min(self.available(now), burst)
-        if self._last is None or now > self._last:
+        if self._last is not None and now > self._last:
             self._last = now
         self.rate = check_float("rate", rate, low=0.0, low_open=True)
         self.burst = check_float("burst", burst, low=1.0)
