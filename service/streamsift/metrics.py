@@ -460,8 +460,9 @@ class Metrics:
         )
         self.extra_labels_refused = Counter(
             "quality_extra_labels_refused",
-            "Extra opinions (second_opinion, extra_opinion) not requested because the"
-            " capacity (token bucket, money budget) had no room; the item is held out.",
+            "Extra labels not requested because the capacity (token bucket, money budget)"
+            " had no room: second_opinion / extra_opinion (the item is held out),"
+            " redundancy (fewer annotators asked), gold (the gold item is skipped).",
             ["kind"],
             namespace=ns,
             registry=r,
@@ -558,7 +559,7 @@ class Metrics:
             self.control_lift.labels(bound=bound)
         for kind in EXTRA_LABEL_KINDS:
             self.extra_labels.labels(kind=kind)
-        for kind in ("second_opinion", "extra_opinion"):
+        for kind in ("second_opinion", "extra_opinion", "redundancy", "gold"):
             self.extra_labels_refused.labels(kind=kind)
         for method in AGGREGATION_METHODS:
             self.aggregated.labels(method=method)
