@@ -128,27 +128,22 @@ class JoinWiring:
                 acks=False,
             )
 
-        @app.agent(
-            topic(s.topic_pending),
-            name="pending",
-            concurrency=1,
-            supervisor_strategy=CrashingSupervisor,
-        )
-        async def pending(stream: Any) -> None:
-            async for event in stream.events():
-                await self.handle(from_faust_event(event), joiner.on_pending)
+        def agent(name: str, topic_name: str, fn: Callable[[SourceRecord], Awaitable[Any]]) -> Any:
+            async def consume(stream: Any) -> None:
+                async for event in stream.events():
+                    await self.handle(from_faust_event(event), fn)
 
-        @app.agent(
-            topic(s.topic_labels),
-            name="labels",
-            concurrency=1,
-            supervisor_strategy=CrashingSupervisor,
-        )
-        async def labels(stream: Any) -> None:
-            async for event in stream.events():
-                await self.handle(from_faust_event(event), joiner.on_label)
+            return app.agent(
+                topic(topic_name),
+                name=name,
+                concurrency=1,
+                supervisor_strategy=CrashingSupervisor,
+            )(consume)
 
-        return pending, labels
+        return (
+            agent("pending", s.topic_pending, joiner.on_pending),
+            agent("labels", s.topic_labels, joiner.on_label),
+        )
 
     # --- commits, assignment, shutdown -------------------------------------------------
     def owned(self) -> set[int]:
