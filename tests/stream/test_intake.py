@@ -263,16 +263,12 @@ def test_revocation_finishes_the_batch_in_flight_commits_then_forgets() -> None:
     assert sampler.decided == ["a", "b"]
 
 
-def test_a_batch_outlasting_the_revocation_timeout_marks_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import streamsift.stream.intake as intake_module
-
-    monkeypatch.setattr(intake_module, "REVOKE_TIMEOUT_SECONDS", 0.05)
+def test_a_batch_outlasting_the_revocation_timeout_marks_nothing() -> None:
     fake = FakeConsumer()
     sink = GatedSink()
     svc, sampler, _ = service(consumer_factory=lambda: fake, sink=sink)
     intake = svc.intake
+    intake.revoke_timeout = 0.05
 
     async def go() -> None:
         task = await started(svc, fake, [0])
