@@ -338,6 +338,8 @@ def test_readiness_and_lag_follow_the_intake() -> None:
         svc.follower.ready.set()
         assert svc.health.checks()["partitions_assigned"] is False
         task = await started(svc, fake, [0, 1])
+        assert svc.health.ready()[0] is False  # the join has no partitions yet
+        await svc.join.on_assigned([0, 1])  # (no consumer: nothing to position)
         assert svc.health.ready()[0] is True
         fake.high = {0: 15, 1: 20}
         svc.refresh_gauges()

@@ -9,16 +9,19 @@
   acknowledged by the broker (every ``commit_interval``, before revoked partitions
   are given up, and at a graceful stop); not a faust agent, whose per-record
   delivery cost about twice the scorer itself (docs/benchmarks.md);
-* agents ``pending`` and ``labels`` filling and joining the pending table (a faust
-  table with a changelog, keyed by event_id bytes, partitioned like the topics);
-* timers: pending expiry, sampler-state gauges and consumer lag, worker-rate
-  publication;
-* background tasks: the scorer's intake, the snapshot follower, the learner, the
-  worker-rates follower;
+* the join's loop over ``pending`` and ``labels`` (:mod:`streamsift.stream.join_wiring`):
+  a plain aiokafka consumer in group ``<app_id>-join`` feeding the :class:`Joiner`,
+  which owns its state (the pending store and the annotator statistics, each a
+  changelog-backed store restored per assigned partition) and commits its own
+  offsets after flushing the changelogs; not faust agents, whose delivery skipped
+  records after a restart (docs/stream.md); it also runs the pending expiry;
+* timers: sampler-state gauges and consumer lag, worker-rate publication;
+* background tasks: the scorer's intake, the join's loop, the snapshot follower,
+  the learner, the worker-rates follower;
 * HTTP views (:mod:`streamsift.stream.web`).
 
-An unexpected exception in an agent or a task crashes the worker
-(``CrashingSupervisor``; faust crashes the app when a task raises): the
+An unexpected exception in a task crashes the worker (faust crashes the app when
+a task raises): the
 uncommitted batch is read again by the next worker, which is safe (see
 :mod:`streamsift.stream.recovery`), whereas carrying on could commit past it.
 """
@@ -40,17 +43,19 @@ from prometheus_client import CollectorRegistry
 
 from streamsift.config import Settings
 from streamsift.metrics import Metrics
+from streamsift.stream.changelog_store import ChangelogStore
 from streamsift.stream.follower import SnapshotFollower
-from streamsift.stream.intake import ScorerIntake, legacy_offsets
+from streamsift.stream.group_loop import legacy_offsets
+from streamsift.stream.intake import ScorerIntake
 from streamsift.stream.join import Joiner
-from streamsift.stream.join_wiring import JoinWiring
+from streamsift.stream.join_wiring import ChangelogReader, JoinWiring
 from streamsift.stream.kafka_config import faust_broker_url, faust_credentials
 from streamsift.stream.learner import Learner
 from streamsift.stream.ports import Sink
 from streamsift.stream.rates import RateSharing
 from streamsift.stream.recovery import KafkaLogReader, LogReader
 from streamsift.stream.scorer import Scorer
-from streamsift.stream.topics import PENDING_TABLE
+from streamsift.stream.topics import changelog_topic, quality_changelog_topic
 from streamsift.stream.web import Health, register_views
 
 __all__ = ["FaustSink", "StreamService", "default_worker_id"]
@@ -90,17 +95,6 @@ class FaustSink:
         return fut
 
 
-def _raw_topic(app: faust.App, name: str, *, acks: bool = True) -> Any:
-    return app.topic(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        acks=acks,
-    )
-
-
 class StreamService:
     """One streamsift worker: the faust app and everything it runs.
 
@@ -127,6 +121,11 @@ class StreamService:
     consumer_factory
         Builds the scorer intake's consumer (default: aiokafka in the scorer group;
         tests pass a fake).
+    join_consumer_factory
+        Builds the join's consumer (default: aiokafka in the join group; tests pass a
+        fake).
+    changelog_reader
+        Reads the join's changelogs on assignment (default: over the broker).
     """
 
     def __init__(
@@ -142,6 +141,8 @@ class StreamService:
         sink: Sink | None = None,
         clock: Callable[[], float] = time.time,
         consumer_factory: Callable[[], Any] | None = None,
+        join_consumer_factory: Callable[[], Any] | None = None,
+        changelog_reader: ChangelogReader | None = None,
     ) -> None:
         s = self.settings = settings
         self.sampler = sampler
@@ -184,14 +185,14 @@ class StreamService:
             worker_id=self.worker_id,
             clock=clock,
         )
-        self.table = app.Table(
-            PENDING_TABLE,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=join_partitions,
-            use_partitioner=True,
+        # The join's state: changelog-backed stores of the partitions it owns.
+        self.table = ChangelogStore(changelog_topic(s), self.sink)
+        self.quality_table = ChangelogStore(
+            quality_changelog_topic(s), self.sink, partition_for_key=int
         )
-        self.joiner = Joiner(s, sampler, self.sink, self.metrics, self.table, clock)
+        self.joiner = Joiner(
+            s, sampler, self.sink, self.metrics, self.table, clock, self.quality_table
+        )
         self.learner = Learner(s, sampler, self.sink, self.metrics, self.follower, clock)
         self.rates = RateSharing(s, sampler, self.sink, self.metrics, self.worker_id, clock)
         self.intake = ScorerIntake(
@@ -202,30 +203,23 @@ class StreamService:
             legacy=None if consumer_factory is not None else partial(legacy_offsets, s),
         )
         self.offsets = self.intake.offsets
-        self.health = Health(app, self.follower, self.metrics, self.intake)
-        self._define_agents()
+        self.join = JoinWiring(
+            s,
+            self.joiner,
+            self.metrics,
+            store=self.table,
+            quality_store=self.quality_table,
+            consumer_factory=join_consumer_factory,
+            legacy=None if join_consumer_factory is not None else partial(legacy_offsets, s),
+            read=changelog_reader,
+        )
+        self.health = Health(self.follower, self.metrics, (self.intake, self.join))
         self._define_timers()
         register_views(app, registry, self.health)
-
-    # --- agents -----------------------------------------------------------------
-    def _define_agents(self) -> None:
-        s, app = self.settings, self.app
-        joiner = self.joiner
-
-        # The join's agents, offsets and annotator-statistics table (join_wiring.py).
-        self.join = JoinWiring(app, s, joiner, self.table.partitions)
-        pending, labels = self.join.agents
-
-        self.agents = (pending, labels)
 
     # --- timers and background tasks ---------------------------------------------
     def _define_timers(self) -> None:
         s, app = self.settings, self.app
-
-        @app.timer(s.expiry_check_seconds)
-        async def expire() -> None:
-            if not app.rebalancing:
-                await self.joiner.expire()
 
         @app.timer(1.0)
         async def gauges() -> None:
@@ -250,6 +244,10 @@ class StreamService:
             await self.intake.run()  # a failed batch raises: faust crashes the worker
 
         @app.task
+        async def join() -> None:
+            await self.join.run()  # a failed send raises: faust crashes the worker
+
+        @app.task
         async def follow_snapshots() -> None:
             await self.follower.run()
 
@@ -264,10 +262,12 @@ class StreamService:
 
         async def before_shutdown(sender: Any, **kwargs: Any) -> None:
             # The producer is still up here: finish the batch in flight, commit
-            # everything scored and leave the scorer group, last snapshot, leave the
+            # everything scored and leave the scorer group; the same for the join
+            # (statistics saved, changelogs flushed first); last snapshot, leave the
             # rate board.
             for what, job in (
                 ("scorer stop", self.intake.stop),
+                ("join stop", self.join.stop),
                 ("final snapshot", self.learner.close),
                 ("retire", self.rates.retire),
             ):
@@ -304,31 +304,9 @@ class StreamService:
 
     def _lag_gauges(self) -> None:
         """Lag and assigned partitions: inference-events from the scorer's intake,
-        labels and pending from the faust app's consumer."""
-        s, m = self.settings, self.metrics
+        pending and labels from the join's loop."""
         self.intake.refresh_gauges()
-        try:
-            consumer = self.app.consumer
-            assignment = consumer.assignment()
-        except Exception:
-            return
-        committed = getattr(consumer, "_committed_offset", {})
-        kinds = {s.topic_labels: "labels", s.topic_pending: "pending"}
-        lag: dict[str, int] = {}
-        owned: dict[str, int] = {}
-        for tp in assignment:
-            if tp.topic not in kinds:
-                continue
-            owned[tp.topic] = owned.get(tp.topic, 0) + 1
-            high = consumer.highwater(tp)
-            if high is None:
-                continue
-            done = committed.get(tp)
-            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, int(high) - int(done or 0))
-        for topic, value in lag.items():
-            m.consumer_lag.labels(topic=kinds[topic]).set(value)
-        for topic, kind in kinds.items():
-            m.assigned_partitions.labels(topic=kind).set(owned.get(topic, 0))
+        self.join.refresh_gauges()
 
 
 def _control_gauges(m: Metrics, state: Any) -> None:

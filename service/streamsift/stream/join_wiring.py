@@ -1,240 +1,193 @@
-"""The join's faust wiring: its agents, its own input offsets, the annotator-statistics table.
+"""The join's own consumer loop over ``pending`` and ``labels``, and the state it owns.
 
-**Offsets.** The ``pending`` and ``labels`` topics are declared without faust acks
-and the join commits its own offsets, like the scorer (see
-:mod:`streamsift.stream.offsets` for the faust 0.15 defect: after a restart faust's
-commits of these topics advanced by one or two offsets at a time, and its false
-gap could commit delivered but unprocessed records). Once :class:`Joiner` has
-handled a record (every message it sent acknowledged by the broker) its partition
-is marked one past it; the marks are committed every ``commit_interval_seconds``,
-for revoked partitions before they are given up, and at a graceful stop (the
-record in flight finishes, nothing more is taken). Before a commit the producer is
-flushed, so the pending table's changelog writes of every committed record are on
-the broker first. A record at or below its partition's mark (delivered again when
-faust rewinds a newly assigned partition) was handled by this worker already and is
-skipped, so it is not taken for a second label from the same annotator.
+**Not faust agents.** In faust-streaming 0.15.3, after a restart with a backlog,
+about one restart in three faust delivered the first few records of each newly
+assigned partition (fetched before its seek) and then went on 4-5 offsets further:
+those records were never delivered, and the join's marks passed over them, so they
+would have been committed unhandled (docs/stream.md). :class:`JoinWiring` reads both
+topics with an aiokafka consumer of its own in group ``<app_id>-join`` (a
+:class:`~streamsift.stream.group_loop.GroupLoop`, like the scorer's intake), with the
+range assignor so that partition ``p`` of both topics goes to the same worker.
 
-**Annotator statistics.** ``quality-store`` is a faust table keyed by partition
-number (``b"3"``) whose changelog record for key ``p`` is written to partition
-``p`` (:class:`PartitionTable`): co-partitioned with the join's topics, so the
-worker that owns partition ``p`` restores exactly the statistics saved for ``p``.
-The :class:`Joiner` saves, merges and releases them (see its module).
+**The state follows the assignment.** faust assigns and recovers a table's
+partitions from its own group, which no longer reads these topics; so the join owns
+its state: two :class:`~streamsift.stream.changelog_store.ChangelogStore`\\ s, the
+pending store (event_id -> entry) and the annotator statistics (partition number
+-> ``QualityState``), each logged to a compacted changelog co-partitioned with the
+topics (the names and record encoding faust used, so state written by a faust-era
+worker is restored). On assignment of ``p``, ``p`` is paused, changelog partition
+``p`` of both stores is read to its high-water mark
+(:func:`~streamsift.stream.changelog_restore.read_changelog`), the statistics are
+merged into the collector, then ``p`` is resumed. On revocation the record in
+flight finishes, the statistics are saved, the changelogs flushed, the offsets
+committed, and ``p``'s state is dropped.
+
+**Offsets.** After :class:`Joiner` handled a poll (pending records first, then
+labels; every message it sent acknowledged) its partitions are marked one past
+their last record; the marks are committed every ``commit_interval_seconds``, for
+revoked partitions before they are given up, and at a graceful stop. Each commit
+first flushes both changelogs and waits for their acknowledgements, so the changelog
+holds the effect of every committed record before its input offset moves.
+
+**Timers.** The expiry (``expiry_check_seconds``) runs between polls under the
+loop's lock, so it never interleaves with a record or a rebalance; its writes go to
+the partition each key already lives in, and are flushed at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, cast
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
 
-import faust
-from faust.types import TP
-from mode import CrashingSupervisor
+from aiokafka import TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from streamsift.config import Settings
+from streamsift.metrics import Metrics
+from streamsift.stream.changelog_restore import read_changelog
+from streamsift.stream.changelog_store import ChangelogStore
+from streamsift.stream.group_loop import GroupLoop, LegacyLookup
 from streamsift.stream.join import Joiner
-from streamsift.stream.offsets import ProcessedOffsets
-from streamsift.stream.records import SourceRecord, from_faust_event
+from streamsift.stream.records import SourceRecord
 
-__all__ = ["QUALITY_TABLE", "JoinWiring", "PartitionTable"]
+__all__ = ["ChangelogReader", "JoinWiring", "join_group"]
 
 log = logging.getLogger(__name__)
 
-#: Name of the faust table holding each partition's annotator statistics.
-QUALITY_TABLE = "quality-store"
+#: ``read(topic, partitions) -> {partition: {key: value}}``: a changelog's current state.
+ChangelogReader = Callable[[str, Sequence[int]], Awaitable[dict[int, dict[bytes, bytes]]]]
 
 
-class PartitionTable(faust.Table):
-    """A faust table whose keys are partition numbers (``b"3"``): the changelog record of
-    key ``p`` goes to partition ``p``, wherever it is written from (a timer, a revocation
-    handler), so it is restored by the worker that owns partition ``p``."""
-
-    def partition_for_key(self, key: Any) -> int:
-        """The partition named by the key."""
-        return int(key)
+def join_group(settings: Settings) -> str:
+    """The join's consumer group (the faust app's group is ``app_id``)."""
+    return f"{settings.app_id}-join"
 
 
-class JoinWiring:
-    """The join's agents over ``pending`` and ``labels``, its commits, its quality table.
+class JoinWiring(GroupLoop):
+    """The join's consumer loop: records to :class:`Joiner`, state restored per partition.
 
     Parameters
     ----------
-    app
-        The worker's faust app.
     settings
-        Topics, the commit interval.
+        Topics, batch size and wait, commit and expiry intervals.
     joiner
-        Handles the records; its ``quality_store`` is set to the quality table here.
-    partitions
-        Partition count of the join's topics (``None``: the app's ``topic_partitions``).
+        Handles the records; its ``store`` and ``quality_store`` must be ``store`` and
+        ``quality_store``.
+    metrics
+        Consumer lag and assigned partitions of ``pending`` and ``labels``.
+    store, quality_store
+        The pending store and the annotator statistics (changelog-backed).
+    consumer_factory
+        Builds the consumer (default: aiokafka in :func:`join_group`); tests pass a fake.
+    legacy
+        Looks up offsets committed by the faust app's group (``None``: no fallback).
+    read
+        Reads a changelog's partitions (default :func:`read_changelog`).
+    clock
+        Monotonic clock for the commit and expiry cadence.
     """
 
     def __init__(
-        self, app: faust.App, settings: Settings, joiner: Joiner, partitions: int | None
+        self,
+        settings: Settings,
+        joiner: Joiner,
+        metrics: Metrics,
+        *,
+        store: ChangelogStore,
+        quality_store: ChangelogStore,
+        consumer_factory: Callable[[], Any] | None = None,
+        legacy: LegacyLookup | None = None,
+        read: ChangelogReader | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.app = app
-        self.settings = settings
+        super().__init__(
+            settings,
+            metrics,
+            group=join_group(settings),
+            topics={settings.topic_pending: "pending", settings.topic_labels: "labels"},
+            poll_records=settings.take_batch,
+            poll_timeout_seconds=settings.take_within_seconds,
+            consumer_factory=consumer_factory,
+            legacy=legacy,
+            clock=clock,
+            name="join",
+        )
         self.joiner = joiner
-        self.table = cast(
-            PartitionTable,
-            app.tables.add(
-                PartitionTable(
-                    app,
-                    name=QUALITY_TABLE,
-                    beacon=app.tables.beacon,
-                    key_type=bytes,
-                    value_type=bytes,
-                    partitions=partitions,
-                )
-            ),
-        )
-        joiner.quality_store = self.table
-        self.topics = (settings.topic_pending, settings.topic_labels)
-        self.offsets = {t: ProcessedOffsets() for t in self.topics}
-        self.redelivered = 0
-        self._lock = asyncio.Lock()  # held while a record is handled
-        self._stopping = False
-        self.agents = self._define_agents()
-        self._define_timers()
+        self.store = store
+        self.quality_store = quality_store
+        self._read = read or partial(read_changelog, settings)
+        self._last_expiry = clock()
 
-    # --- records ---------------------------------------------------------------------
-    async def handle(self, rec: SourceRecord, fn: Callable[[SourceRecord], Awaitable[Any]]) -> bool:
-        """Handle one record unless stopping or already handled; mark it. True if handled."""
-        if self._stopping:
-            return False  # read again by the next owner
-        marks = self.offsets[rec.topic]
-        done = marks.processed_offset(rec.partition)
-        if done is not None and rec.offset < done:
-            self.redelivered += 1
-            return False
+    def consumer_options(self) -> dict[str, Any]:
+        """The range assignor: partition ``p`` of both topics to the same member."""
+        return {"partition_assignment_strategy": (RangePartitionAssignor,)}
+
+    # --- records -------------------------------------------------------------------------
+    async def handle(self, records: list[SourceRecord]) -> None:
+        """Pending items first (a label then finds its item), each topic in offset order;
+        a new key goes to the partition of the record that wrote it."""
+        pending = self.settings.topic_pending
+        joiner, store = self.joiner, self.store
+        for rec in sorted(records, key=lambda r: r.topic != pending):  # stable
+            with store.placing(rec.partition):
+                if rec.topic == pending:
+                    await joiner.on_pending(rec)
+                else:
+                    await joiner.on_label(rec)
+
+    # --- state ---------------------------------------------------------------------------
+    async def positioned(self, partitions: list[int]) -> None:
+        """Restore the assigned partitions' state from the changelogs, merge their
+        statistics (before any of their records is handled)."""
+        for st in (self.store, self.quality_store):
+            restored = await self._read(st.topic, partitions)
+            for p in partitions:
+                st.load(p, restored.get(p, {}))
+        self.joiner.load_partitions(partitions)
+        log.info(
+            "join: state of partitions %s restored (%d pending-store keys)",
+            partitions,
+            len(self.store),
+        )
+
+    async def before_release(self, partitions: list[int]) -> None:
+        """Save the statistics of the partitions about to be given up (flushed next)."""
+        self.joiner.save_quality(partitions)
+
+    async def before_commit(self) -> None:
+        """The changelogs first: every write of a marked record acknowledged."""
+        for st in (self.store, self.quality_store):
+            await st.flush()
+
+    def release(self, partitions: list[int]) -> None:
+        """Revoked partitions: out of the collector, their state dropped."""
+        self.joiner.release_partitions(partitions)
+        for st in (self.store, self.quality_store):
+            st.drop(partitions)
+
+    async def between_polls(self) -> None:
+        """The expiry timer, under the lock, its writes flushed at once."""
+        now = self._clock()
+        if now - self._last_expiry < self.settings.expiry_check_seconds:
+            return
+        self._last_expiry = now
         async with self._lock:
-            if self._stopping:
-                return False
-            await fn(rec)
-            marks.record([rec])
-        return True
+            if self.rebalancing or self.stopping:
+                return
+            await self.joiner.expire()  # a failed send raises: the worker crashes
+            await self.before_commit()
 
-    def _define_agents(self) -> tuple[Any, Any]:
-        app, s, joiner = self.app, self.settings, self.joiner
-
-        def topic(name: str) -> Any:
-            return app.topic(
-                name,
-                key_type=bytes,
-                value_type=bytes,
-                key_serializer="raw",
-                value_serializer="raw",
-                acks=False,
-            )
-
-        def agent(name: str, topic_name: str, fn: Callable[[SourceRecord], Awaitable[Any]]) -> Any:
-            async def consume(stream: Any) -> None:
-                async for event in stream.events():
-                    await self.handle(from_faust_event(event), fn)
-
-            return app.agent(
-                topic(topic_name),
-                name=name,
-                concurrency=1,
-                supervisor_strategy=CrashingSupervisor,
-            )(consume)
-
-        return (
-            agent("pending", s.topic_pending, joiner.on_pending),
-            agent("labels", s.topic_labels, joiner.on_label),
-        )
-
-    # --- commits, assignment, shutdown -------------------------------------------------
-    def owned(self) -> set[int]:
-        """Partitions of the join's topics assigned to this worker."""
-        try:
-            assignment = self.app.consumer.assignment()
-        except Exception:  # no consumer yet
-            return set()
-        return {tp.partition for tp in assignment if tp.topic in self.topics}
-
+    # --- commits, shutdown ---------------------------------------------------------------
     async def commit(
-        self, partitions: Iterable[int] | None = None, *, wait: bool = True
-    ) -> dict[TP, int]:
-        """Commit the join's processed offsets (of ``partitions``, default all owned).
+        self, partitions: Sequence[int] | None = None, *, wait: bool = True
+    ) -> dict[TopicPartition, int]:
+        """Commit the join's marks (of ``partitions``, default all owned) after flushing
+        the changelogs; with ``wait`` the poll in flight finishes first."""
+        return await self.commit_marks(partitions, wait=wait)
 
-        With ``wait`` the record in flight finishes first. The producer is flushed
-        first (the table's changelog writes). Returns what was committed.
-        """
-        if wait:
-            async with self._lock:
-                return await self._commit(partitions)
-        return await self._commit(partitions)
-
-    async def _commit(self, partitions: Iterable[int] | None) -> dict[TP, int]:
-        consumer: Any = self.app.consumer
-        assignment = consumer.assignment()
-        keep = None if partitions is None else set(partitions)
-        due: dict[TP, int] = {}
-        for topic, marks in self.offsets.items():
-            owned = {tp.partition for tp in assignment if tp.topic == topic}
-            if keep is not None:
-                owned &= keep
-            due.update({TP(topic, p): off for p, off in marks.due(owned).items()})
-        if not due:
-            return {}
-        await self.app.producer.flush()
-        if not await consumer._commit(due):
-            return {}
-        for topic, marks in self.offsets.items():
-            marks.committed({tp.partition: off for tp, off in due.items() if tp.topic == topic})
-        seen = getattr(consumer, "_committed_offset", None)
-        if isinstance(seen, dict):  # faust's view, read by the consumer-lag gauges
-            seen.update(due)
-        return due
-
-    async def on_revoked(self, revoked: Iterable[TP]) -> None:
-        """Before partitions are given up: save their statistics, commit, forget them."""
-        gone = sorted({tp.partition for tp in revoked if tp.topic in self.topics})
-        if not gone:
-            return
-        self.joiner.save_quality(gone)
-        try:
-            await asyncio.wait_for(self.commit(gone), timeout=10.0)
-        except Exception as exc:  # the next owner re-reads; the join is idempotent per label
-            log.warning("join commit before revocation failed: %r", exc)
-        for marks in self.offsets.values():
-            marks.forget(gone)
-        self.joiner.release_partitions(gone)
-
-    async def stop(self) -> None:
-        """Graceful stop: take nothing more, save the statistics, commit everything handled."""
-        self._stopping = True
-        async with self._lock:
-            self.joiner.save_quality()
-            await self._commit(None)
-
-    async def tick(self) -> None:
-        """Timer: merge the statistics of newly assigned partitions, commit."""
-        if self.app.rebalancing or self._stopping:
-            return
-        self.joiner.load_partitions(sorted(self.owned()))
-        try:
-            await self.commit(wait=False)
-        except Exception as exc:  # retried next tick; at worst re-read
-            log.warning("committing the join's offsets failed: %r", exc)
-
-    def _define_timers(self) -> None:
-        app = self.app
-
-        @app.timer(self.settings.commit_interval_seconds)
-        async def commit_join() -> None:
-            await self.tick()
-
-        async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-            await self.on_revoked(revoked)
-
-        async def before_shutdown(sender: Any, **kwargs: Any) -> None:
-            try:
-                await asyncio.wait_for(self.stop(), timeout=10.0)
-            except Exception as exc:
-                log.warning("join commit failed at shutdown: %r", exc)
-
-        app.on_partitions_revoked.connect(cast(Any, on_revoked))
-        app.on_before_shutdown.connect(cast(Any, before_shutdown))
+    async def stop(self) -> dict[TopicPartition, int]:
+        """Graceful stop: take nothing more, save the statistics, commit everything."""
+        return await self.shutdown()

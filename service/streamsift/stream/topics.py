@@ -8,9 +8,11 @@ client and is what ``streamsift worker`` runs before it starts consuming.
 
 The layout:
 
-* ``labels``, ``label-requests``, ``pending`` and the pending store's changelog
-  are keyed by event_id and must have the same partition count (the join reads a
-  label and its pending record on the same worker);
+* ``labels``, ``label-requests``, ``pending`` and the join's two compacted
+  changelogs (the pending store's, keyed by event_id, and the annotator
+  statistics', keyed by partition number) must have the same partition count (the
+  join reads a label and its pending record on the same worker, and the owner of
+  partition ``p`` restores changelog partition ``p``);
 * ``decisions`` has the partition count of ``inference-events`` (decision records
   of input partition k go to decision partition k, so a worker that takes over
   partition k rebuilds its dedupe set from one partition);
@@ -44,12 +46,22 @@ from dataclasses import dataclass, field
 from streamsift.config import Settings
 from streamsift.errors import StreamsiftError, TopicLayoutError
 
-__all__ = ["TopicSpec", "changelog_topic", "ensure_topics", "plan_topics"]
+__all__ = [
+    "PENDING_TABLE",
+    "QUALITY_TABLE",
+    "TopicSpec",
+    "changelog_topic",
+    "ensure_topics",
+    "plan_topics",
+    "quality_changelog_topic",
+]
 
 log = logging.getLogger(__name__)
 
-#: Name of the faust table holding pending items.
+#: Name of the join's store of pending items (the faust table's name before).
 PENDING_TABLE: str = "pending-store"
+#: Name of the join's store of per-partition annotator statistics.
+QUALITY_TABLE: str = "quality-store"
 
 
 @dataclass(frozen=True)
@@ -63,8 +75,13 @@ class TopicSpec:
 
 
 def changelog_topic(settings: Settings) -> str:
-    """The changelog topic faust uses for the pending store."""
+    """The pending store's changelog topic (the name faust gave it)."""
     return f"{settings.app_id}-{PENDING_TABLE}-changelog"
+
+
+def quality_changelog_topic(settings: Settings) -> str:
+    """The annotator statistics' changelog topic (the name faust gave it)."""
+    return f"{settings.app_id}-{QUALITY_TABLE}-changelog"
 
 
 def _group_count(names: list[str], existing: Mapping[str, int], default: int, what: str) -> int:
@@ -89,9 +106,15 @@ def plan_topics(settings: Settings, existing: Mapping[str, int]) -> list[TopicSp
     s = settings
     retention = {"cleanup.policy": "delete", "retention.ms": str(s.topic_retention_ms)}
     compacted = {"cleanup.policy": "compact"}
-    joined = [s.topic_labels, s.topic_label_requests, s.topic_pending, changelog_topic(s)]
+    joined = [
+        s.topic_labels,
+        s.topic_label_requests,
+        s.topic_pending,
+        changelog_topic(s),
+        quality_changelog_topic(s),
+    ]
     n_join = _group_count(
-        joined, existing, s.topic_partitions, "labels, label-requests, pending and changelog"
+        joined, existing, s.topic_partitions, "labels, label-requests, pending and changelogs"
     )
     n_in = _group_count(
         [s.topic_inference_events, s.topic_decisions],
@@ -113,6 +136,7 @@ def plan_topics(settings: Settings, existing: Mapping[str, int]) -> list[TopicSp
         TopicSpec(s.topic_label_requests, n_join, rep, retention),
         TopicSpec(s.topic_pending, n_join, rep, retention),
         TopicSpec(changelog_topic(s), n_join, rep, compacted),
+        TopicSpec(quality_changelog_topic(s), n_join, rep, compacted),
         TopicSpec(s.topic_drift_events, s.topic_partitions, rep, retention),
         TopicSpec(s.topic_dead_letters, s.topic_partitions, rep, retention),
         TopicSpec(s.topic_training, 1, rep, retention),

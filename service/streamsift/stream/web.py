@@ -2,16 +2,18 @@
 
 ``/metrics`` renders the project registry in the Prometheus text format.
 ``/healthz`` answers 200 while the process is alive and its event loop turns.
-``/readyz`` answers 200 only when the worker can do its job: the scorer's consumer
-group has assigned it inference-events partitions and neither that group nor the
-faust app's (the join's) is rebalancing, the broker acknowledged a message
-recently, and the model is loaded (or none was ever published: bootstrapping);
-otherwise 503 with the failing checks.
+``/readyz`` answers 200 only when the worker can do its job: each of its own
+consumer loops (the scorer's intake over inference-events, the join's over pending
+and labels) has partitions assigned, positioned (the join's state restored) and no
+rebalance under way, the broker acknowledged a message recently, and the model is
+loaded (or none was ever published: bootstrapping); otherwise 503 with the failing
+checks.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -28,7 +30,7 @@ BROKER_FRESH_SECONDS = 30.0
 
 
 class Assignment(Protocol):
-    """What readiness needs of the scorer's intake."""
+    """What readiness needs of a consumer loop (the scorer's intake, the join)."""
 
     def assigned(self) -> bool:
         """Whether it owns input partitions and no rebalance is under way."""
@@ -40,21 +42,19 @@ class Health:
 
     Parameters
     ----------
-    app
-        The faust app (its rebalancing flag: the join's group).
     follower
         The snapshot follower (``ready`` once its initial read is done).
     metrics
         ``worker_ready`` mirrors the answer.
-    intake
-        The scorer's intake (its inference-events assignment).
+    loops
+        The worker's consumer loops (the scorer's intake, the join): each must be
+        assigned partitions and not rebalancing.
     """
 
     def __init__(
-        self, app: Any, follower: SnapshotFollower, metrics: Metrics, intake: Assignment
+        self, follower: SnapshotFollower, metrics: Metrics, loops: Sequence[Assignment]
     ) -> None:
-        self.app = app
-        self.intake = intake
+        self.loops = tuple(loops)
         self.follower = follower
         self.metrics = metrics
         self._broker_ok_at: float | None = None
@@ -65,13 +65,13 @@ class Health:
 
     def checks(self) -> dict[str, bool]:
         """Each readiness check by name."""
-        assigned = self.intake.assigned()
+        assigned = all(loop.assigned() for loop in self.loops)
         fresh = (
             self._broker_ok_at is not None
             and time.monotonic() - self._broker_ok_at < BROKER_FRESH_SECONDS
         )
         return {
-            "partitions_assigned": assigned and not bool(getattr(self.app, "rebalancing", False)),
+            "partitions_assigned": assigned,
             "broker_reachable": fresh,
             "model_loaded_or_bootstrapping": self.follower.ready.is_set(),
         }
