@@ -216,3 +216,54 @@ def test_cold_start_is_bounded_even_if_accuracy_keeps_moving() -> None:
         min_labels=10, stability_window=5, stability_tolerance=0.0, max_warmup_labels=12
     )
     assert feed(capped, labels).index(True) == 11
+
+
+def test_hat_predict_proba_is_rivers_to_the_bit_through_drift_and_alternate_trees() -> None:
+    """The default model's prediction path without river's deep copies gives the same
+    dicts (values and key order) as river's own ``predict_proba_one``, including
+    instances that reach several leaves (alternate trees after a drift)."""
+    from river import tree
+    from river.datasets import synth
+    from river.tree.base import Branch
+
+    from streamsift.core.online import hat_predict_proba
+
+    for seed in (0, 1):
+        hat = tree.HoeffdingAdaptiveTreeClassifier(
+            grace_period=50, leaf_prediction="nba", delta=1e-5, seed=seed
+        )
+        data = synth.ConceptDriftStream(
+            synth.Agrawal(seed=seed, classification_function=0),
+            synth.Agrawal(seed=seed, classification_function=4),
+            seed=seed,
+            position=4000,
+            width=100,
+        ).take(12_000)
+        several = 0
+        for i, (x, y) in enumerate(data):
+            if i % 3 == 0:
+                ours, river_s = hat_predict_proba(hat, x), hat.predict_proba_one(x)
+                assert ours == river_s and list(ours) == list(river_s)
+                root = hat._root
+                if isinstance(root, Branch) and len(root.traverse(x, until_leaf=True)) > 1:
+                    several += 1
+            hat.learn_one(x, y)
+        assert several > 0
+
+
+def test_online_model_predicts_as_its_river_model_and_pickles_without_its_cache() -> None:
+    from river.datasets import synth
+
+    online = OnlineModel("hoeffding", min_labels=10, stability_window=10)
+    data = list(synth.SEA(seed=3).take(800))
+    for x, y in data[:600]:
+        online.learn_one(x, y, w=1.0)
+    for x, _ in data[600:]:
+        assert online.predict_proba_one(x) == online.model.predict_proba_one(x)
+    restored = pickle.loads(pickle.dumps(online))
+    assert "_fast" not in restored.__dict__
+    assert restored.predict_proba_one(data[0][0]) == online.predict_proba_one(data[0][0])
+    logreg = OnlineModel("logreg", min_labels=10, stability_window=10)
+    for x, y in data[:100]:
+        logreg.learn_one(x, y, w=1.0)
+    assert logreg.predict_proba_one(data[0][0]) == logreg.model.predict_proba_one(data[0][0])

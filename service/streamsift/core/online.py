@@ -24,18 +24,131 @@ sampling; drift is handled by the drift boost, not by the cold-start rule.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from river import compose, tree
+from river.tree.base import Branch
+from river.tree.nodes.hatc_nodes import AdaLeafClassifier
+from river.tree.utils import do_naive_bayes_prediction
+
 from streamsift.core.committee import Committee, _check_name
 from streamsift.core.models import DEFAULT_BASE_MODEL, Classifier, accepts_weight, make_model
 from streamsift.core.types import Features, Label
 from streamsift.errors import ConfigurationError, SchemaError
 
-__all__ = ["OnlineModel"]
+__all__ = ["OnlineModel", "hat_predict_proba"]
+
+_NONE: Any = object()
+
+
+def _normalized(d: dict[Any, float], factor: float | None = None) -> dict[Any, float]:
+    """River's ``normalize_values_in_dict(d, factor, inplace=False)`` without its
+    ``copy.deepcopy``: for a plain dict of floats a shallow copy is the same copy
+    (floats are immutable, keys hashable), and the values are scaled by the same
+    ``1 / factor`` multiplier in the same order, so the result is the same to the bit.
+    """
+    if factor is None:
+        factor = sum(d.values())
+    if factor == 0 or math.isnan(factor):
+        return dict(d) if type(d) is dict else copy.deepcopy(d)
+    m = 1 / factor
+    if type(d) is not dict:  # whatever river stored, copied as river copies it
+        d = copy.deepcopy(d)
+        for k, v in d.items():
+            d[k] = v * m
+        return d
+    return {k: v * m for k, v in d.items()}
+
+
+def _ada_leaf_prediction(
+    leaf: AdaLeafClassifier, x: dict[str, Any], hat: tree.HoeffdingAdaptiveTreeClassifier
+) -> dict[Any, float] | None:
+    """``AdaLeafClassifier.prediction(x, tree=hat)`` (river 0.26), same arithmetic,
+    no deep copies (see :func:`_normalized`)."""
+    stats = leaf.stats
+    if not stats:
+        return None
+    option = hat.leaf_prediction
+    active = leaf.splitters is not None  # HTLeaf.is_active
+    if not active or option == hat._MAJORITY_CLASS:
+        dist = _normalized(stats)
+    elif option == hat._NAIVE_BAYES:
+        if leaf.total_weight >= hat.nb_threshold:
+            dist = do_naive_bayes_prediction(x, stats, leaf.splitters)
+        else:
+            dist = _normalized(stats)
+    elif leaf._nb_correct_weight >= leaf._mc_correct_weight:  # LeafNaiveBayesAdaptive
+        dist = do_naive_bayes_prediction(x, stats, leaf.splitters)
+    else:  # LeafMajorityClass.prediction
+        dist = _normalized(stats)
+    error = leaf._mean_error.get()
+    return _normalized(dist, sum(dist.values()) * error * error)
+
+
+def hat_predict_proba(
+    hat: tree.HoeffdingAdaptiveTreeClassifier, x: dict[str, Any]
+) -> dict[Any, float]:
+    """``hat.predict_proba_one(x)`` computed without river's per-leaf deep copies.
+
+    The same leaves are combined in the same order with the same arithmetic (river
+    0.26's ``HoeffdingAdaptiveTreeClassifier.predict_proba_one``), so the
+    probabilities are identical to the bit; a found node that is not a plain
+    :class:`AdaLeafClassifier` is asked through river's own ``prediction``.
+
+    Examples
+    --------
+    >>> from river.datasets import synth
+    >>> hat = tree.HoeffdingAdaptiveTreeClassifier(grace_period=50, leaf_prediction="nba",
+    ...                                            seed=1)
+    >>> data = list(synth.SEA(seed=1).take(600))
+    >>> for x, y in data[:500]:
+    ...     hat.learn_one(x, y)
+    >>> all(hat_predict_proba(hat, x) == hat.predict_proba_one(x) for x, _ in data[500:])
+    True
+    """
+    proba: dict[Any, float] = {c: 0.0 for c in hat.classes}
+    root = hat._root
+    if root is None:
+        return proba
+    found: Any = root.traverse(x, until_leaf=True) if isinstance(root, Branch) else [root]
+    for leaf in found:
+        dist: Any
+        if type(leaf) is AdaLeafClassifier:
+            dist = _ada_leaf_prediction(leaf, x, hat)
+        else:
+            dist = leaf.prediction(x, tree=hat)
+        for k, v in dist.items():  # river's add_dict_values(proba, dist, inplace=True)
+            try:
+                proba[k] += v
+            except KeyError:
+                proba[k] = v
+    total = sum(proba.values())  # normalize_values_in_dict(proba), in place
+    if total == 0 or math.isnan(total):
+        return proba
+    m = 1 / total
+    for k, v in proba.items():
+        proba[k] = v * m
+    return proba
+
+
+def _fast_tree(model: object) -> tuple[Any, Any] | None:
+    """``(clean, hat)`` when ``model`` is a one-function pipeline into a Hoeffding
+    adaptive tree (the default base model), else ``None``."""
+    if type(model) is not compose.Pipeline:
+        return None
+    steps = list(model.steps.values())
+    if (
+        len(steps) == 2
+        and type(steps[0]) is compose.FuncTransformer
+        and type(steps[1]) is tree.HoeffdingAdaptiveTreeClassifier
+    ):
+        return steps[0].func, steps[1]
+    return None
 
 
 def _int_at_least(param: str, value: object, low: int) -> None:
@@ -160,8 +273,21 @@ class OnlineModel:
     # -- prediction ------------------------------------------------------------------
 
     def predict_proba_one(self, x: Features) -> dict[Label, float]:
-        """Class probabilities of the single model (empty before any label)."""
-        return self._model.predict_proba_one(x if isinstance(x, dict) else dict(x))
+        """Class probabilities of the single model (empty before any label).
+
+        For the default model (a cleaning function into a Hoeffding adaptive tree)
+        the tree's probabilities are computed by :func:`hat_predict_proba`, without
+        the deep copies river makes at each leaf (the same values).
+        """
+        xd = x if isinstance(x, dict) else dict(x)
+        model = self._model
+        fast = self.__dict__.get("_fast", _NONE)
+        if fast is _NONE or fast[0] is not model:  # first call, or a restored snapshot
+            fast = self._fast = (model, _fast_tree(model))
+        pair = fast[1]
+        if pair is None or compose.Pipeline._LEARN_UNSUPERVISED_DURING_PREDICT:
+            return model.predict_proba_one(xd)
+        return hat_predict_proba(pair[1], pair[0](xd))
 
     def predict_one(self, x: Features) -> Label | None:
         """The most probable class, or None before any label."""
@@ -270,6 +396,11 @@ class OnlineModel:
         """Increment and return the version."""
         self._version += 1
         return self._version
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_fast", None)  # a cache of the prediction path, rebuilt on first use
+        return state
 
     def _params(self) -> dict[str, Any]:
         return {
