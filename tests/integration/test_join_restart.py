@@ -22,16 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.stream.workers import (
-    Worker,
-    committed,
-    producer,
-    read_topic,
-    running,
-    stream_env,
-    topic,
-    wait_for,
-)
+from tests.stream import workers
+from tests.stream.workers import committed, producer, running, stream_env, topic, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(240)]
 
@@ -101,10 +93,13 @@ def commits(bootstrap: str, env: dict[str, str]) -> tuple[int, int]:
 
 def training_ids(bootstrap: str, env: dict[str, str]) -> list[str]:
     """Event ids of the joined items in the training topic, with repetitions."""
-    return [json.loads(r.value)["event_id"] for r in read_topic(bootstrap, topic(env, "training"))]
+    return [
+        json.loads(r.value)["event_id"]
+        for r in workers.read_topic(bootstrap, topic(env, "training"))
+    ]
 
 
-def join_counts(w: Worker) -> dict[str, float]:
+def join_counts(w: workers.Worker) -> dict[str, float]:
     return {
         "arrivals": w.metric(ARRIVALS),
         "joined": w.metric(JOINED, arm="active"),
@@ -114,7 +109,9 @@ def join_counts(w: Worker) -> dict[str, float]:
     }
 
 
-def check_after_restart(bootstrap: str, env: dict[str, str], w: Worker, total: int, n: int) -> None:
+def check_after_restart(
+    bootstrap: str, env: dict[str, str], w: workers.Worker, total: int, n: int
+) -> None:
     """Every label of the restart delivered and joined exactly once, all committed:
     periodically (two commit intervals after the last join) and at the stop."""
     wait_for(

@@ -44,7 +44,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import ConsumerStoppedError
@@ -56,7 +56,7 @@ from streamsift.stream.kafka_io import make_consumer
 from streamsift.stream.offsets import ProcessedOffsets
 from streamsift.stream.records import SourceRecord, from_consumer_record
 
-__all__ = ["REVOKE_TIMEOUT_SECONDS", "GroupLoop", "LegacyLookup", "legacy_offsets"]
+__all__ = ["REVOKE_TIMEOUT_SECONDS", "GroupLoop", "LegacyLookup", "LoopOptions", "legacy_offsets"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,19 @@ REVOKE_TIMEOUT_SECONDS = 30.0
 
 #: ``legacy(group, partitions) -> {partition: committed offset}``.
 LegacyLookup = Callable[[str, Sequence[TopicPartition]], Awaitable[Mapping[TopicPartition, int]]]
+
+
+class LoopOptions(TypedDict, total=False):
+    """What a loop may be given besides its settings (tests pass fakes).
+
+    ``consumer_factory`` builds the consumer (default: aiokafka in the loop's group);
+    ``legacy`` looks up offsets committed by the faust app's group (default: no
+    fallback); ``clock`` is the monotonic clock of the loop's cadences.
+    """
+
+    consumer_factory: Callable[[], Any] | None
+    legacy: LegacyLookup | None
+    clock: Callable[[], float]
 
 
 async def legacy_offsets(
@@ -103,24 +116,19 @@ class GroupLoop:
     Parameters
     ----------
     settings
-        Group of the faust app (``app_id``), commit interval, session timeouts.
+        Group of the faust app (``app_id``), the most records of one poll
+        (``take_batch``) and how long a poll waits (``take_within_seconds``), commit
+        interval, session timeouts.
     metrics
         Consumer lag and assigned partitions, per topic.
     group
         The loop's consumer group.
     topics
         Topic name to its label in the lag and assignment gauges.
-    poll_records, poll_timeout_seconds
-        The most records of one poll, and how long a poll waits for them.
-    consumer_factory
-        Builds the consumer (default: :func:`make_consumer` in ``group``); tests pass
-        a fake.
-    legacy
-        Looks up offsets committed by the faust app's group (``None``: no fallback).
-    clock
-        Monotonic clock for the commit cadence.
     name
         Name in log lines.
+    **options
+        :class:`LoopOptions`: the consumer factory, the app group's offsets, the clock.
     """
 
     def __init__(
@@ -130,29 +138,25 @@ class GroupLoop:
         *,
         group: str,
         topics: Mapping[str, str],
-        poll_records: int,
-        poll_timeout_seconds: float,
-        consumer_factory: Callable[[], Any] | None = None,
-        legacy: LegacyLookup | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        name: str = "loop",
+        name: str,
+        **options: Unpack[LoopOptions],
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.group = group
         self.topics = dict(topics)
         self.name = name
-        self.poll_records = poll_records
-        self.poll_timeout_seconds = poll_timeout_seconds
+        self.poll_records = settings.take_batch
+        self.poll_timeout_seconds = settings.take_within_seconds
         self.marks = {t: ProcessedOffsets() for t in self.topics}
         self.consumer: Any = None
         self.owned: set[int] = set()
         self.rebalancing = True  # until the first assignment
         self.stopping = False
         self.revoke_timeout = REVOKE_TIMEOUT_SECONDS
-        self._factory = consumer_factory or self._make_consumer
-        self._legacy = legacy
-        self._clock = clock
+        self._factory = options.get("consumer_factory") or self._make_consumer
+        self._legacy = options.get("legacy")
+        self._clock = clock = options.get("clock", time.monotonic)
         self._lock = asyncio.Lock()  # held while a batch is handled
         self._generation = 0  # bumped at every revocation and assignment
         self._epoch = 0  # bumped whenever revoked partitions are forgotten

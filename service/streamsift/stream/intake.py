@@ -41,15 +41,14 @@ recovers it (:mod:`streamsift.stream.recovery`).
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Unpack
 
 from aiokafka import TopicPartition
 
 from streamsift.config import Settings
 from streamsift.metrics import Metrics
-from streamsift.stream.group_loop import GroupLoop, LegacyLookup, legacy_offsets
+from streamsift.stream.group_loop import GroupLoop, LoopOptions, legacy_offsets
 from streamsift.stream.records import SourceRecord
 from streamsift.stream.scorer import Scorer
 
@@ -78,13 +77,9 @@ class ScorerIntake(GroupLoop):
         Processes each batch (:meth:`Scorer.process`); told about revocations.
     metrics
         Consumer lag and assigned partitions of inference-events.
-    consumer_factory
-        Builds the consumer (default: :func:`make_consumer` in :func:`scorer_group`);
-        tests pass a fake.
-    legacy
-        Looks up offsets committed by the faust app's group (``None``: no fallback).
-    clock
-        Monotonic clock for the commit and drift-flush cadence.
+    **options
+        :class:`~streamsift.stream.group_loop.LoopOptions` (tests pass a fake
+        consumer; the clock also paces the drift flush).
     """
 
     def __init__(
@@ -92,27 +87,22 @@ class ScorerIntake(GroupLoop):
         settings: Settings,
         scorer: Scorer,
         metrics: Metrics,
-        *,
-        consumer_factory: Callable[[], Any] | None = None,
-        legacy: LegacyLookup | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        **options: Unpack[LoopOptions],
     ) -> None:
+        topic = settings.topic_inference_events
+        group = scorer_group(settings)
         super().__init__(
             settings,
             metrics,
-            group=scorer_group(settings),
-            topics={settings.topic_inference_events: "inference-events"},
-            poll_records=settings.take_batch,
-            poll_timeout_seconds=settings.take_within_seconds,
-            consumer_factory=consumer_factory,
-            legacy=legacy,
-            clock=clock,
+            group=group,
+            topics={topic: "inference-events"},
             name="scorer",
+            **options,
         )
         self.scorer = scorer
-        self.topic = settings.topic_inference_events
-        self.offsets = self.marks[self.topic]
-        self._last_flush = clock()
+        self.topic = topic
+        self.offsets = self.marks[topic]
+        self._last_flush = self._clock()
 
     async def handle(self, records: list[SourceRecord]) -> None:
         """One poll is one batch of :meth:`Scorer.process`."""

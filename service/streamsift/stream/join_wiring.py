@@ -37,10 +37,9 @@ the partition each key already lives in, and are flushed at once.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from aiokafka import TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
@@ -49,7 +48,7 @@ from streamsift.config import Settings
 from streamsift.metrics import Metrics
 from streamsift.stream.changelog_restore import read_changelog
 from streamsift.stream.changelog_store import ChangelogStore
-from streamsift.stream.group_loop import GroupLoop, LegacyLookup
+from streamsift.stream.group_loop import GroupLoop, LoopOptions
 from streamsift.stream.join import Joiner
 from streamsift.stream.records import SourceRecord
 
@@ -80,14 +79,11 @@ class JoinWiring(GroupLoop):
         Consumer lag and assigned partitions of ``pending`` and ``labels``.
     store, quality_store
         The pending store and the annotator statistics (changelog-backed).
-    consumer_factory
-        Builds the consumer (default: aiokafka in :func:`join_group`); tests pass a fake.
-    legacy
-        Looks up offsets committed by the faust app's group (``None``: no fallback).
     read
         Reads a changelog's partitions (default :func:`read_changelog`).
-    clock
-        Monotonic clock for the commit and expiry cadence.
+    **options
+        :class:`~streamsift.stream.group_loop.LoopOptions` (tests pass a fake
+        consumer; the clock also paces the expiry).
     """
 
     def __init__(
@@ -98,28 +94,17 @@ class JoinWiring(GroupLoop):
         *,
         store: ChangelogStore,
         quality_store: ChangelogStore,
-        consumer_factory: Callable[[], Any] | None = None,
-        legacy: LegacyLookup | None = None,
         read: ChangelogReader | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        **options: Unpack[LoopOptions],
     ) -> None:
-        super().__init__(
-            settings,
-            metrics,
-            group=join_group(settings),
-            topics={settings.topic_pending: "pending", settings.topic_labels: "labels"},
-            poll_records=settings.take_batch,
-            poll_timeout_seconds=settings.take_within_seconds,
-            consumer_factory=consumer_factory,
-            legacy=legacy,
-            clock=clock,
-            name="join",
-        )
+        topics = {settings.topic_pending: "pending", settings.topic_labels: "labels"}
+        group = join_group(settings)
+        super().__init__(settings, metrics, group=group, topics=topics, name="join", **options)
         self.joiner = joiner
         self.store = store
         self.quality_store = quality_store
         self._read = read or partial(read_changelog, settings)
-        self._last_expiry = clock()
+        self._last_expiry = self._clock()
 
     def consumer_options(self) -> dict[str, Any]:
         """The range assignor: partition ``p`` of both topics to the same member."""
