@@ -1,17 +1,16 @@
-"""Tier 2: the join's faust agents in faust's test context (memory store, no broker).
+"""Tier 2: the worker's service around the join and the gauges (memory sink, no broker).
 
-The agents are driven through ``agent.test_context()``; what they send goes to a
-memory sink, the pending store is the app's faust table on the memory store. The
-scorer is not a faust agent: its intake is tested in ``test_intake.py``.
+Neither the scorer nor the join is a faust agent: each runs its own consumer loop,
+driven here through a fake consumer (``test_intake.py``, ``test_join_loop.py``);
+what they send goes to a memory sink and the join's changelogs are read back from it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
-from unittest.mock import Mock
 
 from prometheus_client import CollectorRegistry
 
@@ -27,8 +26,28 @@ from tests.stream.fakes import (
 from tests.stream.test_join import pending_bytes
 
 
+def changelog_of(sink: MemorySink) -> Any:
+    """A changelog reader over what a memory sink received (a compacted topic's view)."""
+
+    async def read(topic: str, partitions: Sequence[int]) -> dict[int, dict[bytes, bytes]]:
+        out: dict[int, dict[bytes, bytes]] = {p: {} for p in partitions}
+        for m in sink.on(topic):
+            if m.partition in out and m.key is not None:
+                if m.value is None:
+                    out[m.partition].pop(m.key, None)
+                else:
+                    out[m.partition][m.key] = m.value
+        return out
+
+    return read
+
+
 def service(
-    *, consumer_factory: Any = None, sink: MemorySink | None = None, **overrides: Any
+    *,
+    consumer_factory: Any = None,
+    join_consumer_factory: Any = None,
+    sink: MemorySink | None = None,
+    **overrides: Any,
 ) -> tuple[StreamService, FakeSampler, MemorySink]:
     settings = Settings(
         **{
@@ -51,6 +70,8 @@ def service(
         reader=FakeReader(),
         sink=sink,
         consumer_factory=consumer_factory,
+        join_consumer_factory=join_consumer_factory,
+        changelog_reader=changelog_of(sink),
     )
     return svc, sampler, sink
 
@@ -62,27 +83,32 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_join_agents_fill_the_table_and_join_labels() -> None:
-    svc, sampler, sink = service()
-    pending, labels = svc.agents
-    # No producer in the test context: the changelog write is the broker's side of it.
-    svc.table.send_changelog = Mock()  # type: ignore[method-assign]
+def test_the_service_runs_the_join_loop_over_both_topics() -> None:
+    from tests.stream.test_intake import FakeConsumer, record
+
+    s = Settings(app_id="x")
+    fake = FakeConsumer(topics=(s.topic_pending, s.topic_labels))
+    svc, sampler, sink = service(join_consumer_factory=lambda: fake)
 
     async def go() -> None:
-        async with pending.test_context() as p_agent, labels.test_context() as l_agent:
-            for eid in ("a", "b"):
-                await p_agent.put(value=pending_bytes(eid), key=eid.encode())
-            await until(lambda: len(svc.table) == 2)
-            await l_agent.put(value=label_bytes("a"), key=b"a")
-            await l_agent.put(value=label_bytes("a"), key=b"a")
-            await l_agent.put(value=label_bytes("zzz"), key=b"zzz")
-            await until(lambda: len(sink.on("streamsift.dead-letters")) == 1)
-            await until(lambda: b"zzz" in svc.table)
+        task = asyncio.create_task(svc.join.run())
+        await until(lambda: fake.started)
+        await fake.assign([0])
+        assert svc.health.checks()["partitions_assigned"] is False  # the scorer has none
+        fake.put(
+            [record(0, i, label_bytes(e), s.topic_labels) for i, e in enumerate("aaz")]
+            + [record(0, i, pending_bytes(e), s.topic_pending) for i, e in enumerate("ab")]
+        )
+        await until(lambda: len(sink.on("streamsift.training")) == 1)
+        await svc.join.stop()
+        await task
 
     asyncio.run(go())
     assert [m.key for m in sink.on("streamsift.training")] == [b"a"]
-    assert [d.reason for d in dead_letters(sink)] == ["duplicate"]  # zzz waits for its item
+    assert [d.reason for d in dead_letters(sink)] == ["duplicate"]  # z waits for its item
     assert sampler.arrived == 1
+    assert sorted(svc.table) == [b"a", b"b", b"z"]
+    assert fake.commits == [{(s.topic_pending, 0): 2, (s.topic_labels, 0): 3}]
 
 
 def _metric_names(svc: StreamService) -> list[Any]:

@@ -38,19 +38,29 @@ def record(partition: int, offset: int, value: bytes | None, topic: str = TOPIC)
 
 
 class FakeConsumer:
-    """The parts of ``AIOKafkaConsumer`` the intake uses, driven by the test."""
+    """The parts of ``AIOKafkaConsumer`` the consumer loops use, driven by the test.
 
-    def __init__(self, committed: Mapping[int, int] | None = None) -> None:
+    Over one topic, commits, seeks, pauses and high-water marks are keyed by
+    partition; over several (the join), by ``(topic, partition)``.
+    """
+
+    def __init__(
+        self, committed: Mapping[Any, int] | None = None, topics: Sequence[str] = (TOPIC,)
+    ) -> None:
         self.listener: Any = None
         self.topics: list[str] = []
+        self.assignable = tuple(topics)
         self.polls: asyncio.Queue[dict[TopicPartition, list[Any]]] = asyncio.Queue()
         self.started = self.stopped = False
-        self.commits: list[dict[int, int]] = []
-        self.seeks: dict[int, int] = {}
+        self.commits: list[dict[Any, int]] = []
+        self.seeks: dict[Any, int] = {}
         self.broker_committed = dict(committed or {})
-        self.high: dict[int, int] = {}
+        self.high: dict[Any, int] = {}
         self.refuse_commits = False
-        self.paused: set[int] = set()
+        self.paused: set[Any] = set()
+
+    def key(self, tp: TopicPartition) -> Any:
+        return tp.partition if len(self.assignable) == 1 else (tp.topic, tp.partition)
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.topics, self.listener = topics, listener
@@ -72,32 +82,36 @@ class FakeConsumer:
         return poll
 
     async def committed(self, tp: TopicPartition) -> int | None:
-        return self.broker_committed.get(tp.partition)
+        return self.broker_committed.get(self.key(tp))
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks[tp.partition] = offset
+        self.seeks[self.key(tp)] = offset
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if self.refuse_commits:
             raise CommitFailedError("rebalanced (test)")
-        self.commits.append({tp.partition: off for tp, off in offsets.items()})
-        self.broker_committed.update({tp.partition: off for tp, off in offsets.items()})
+        done = {self.key(tp): off for tp, off in offsets.items()}
+        self.commits.append(done)
+        self.broker_committed.update(done)
 
     def pause(self, *tps: TopicPartition) -> None:
-        self.paused |= {tp.partition for tp in tps}
+        self.paused |= {self.key(tp) for tp in tps}
 
     def resume(self, *tps: TopicPartition) -> None:
-        self.paused -= {tp.partition for tp in tps}
+        self.paused -= {self.key(tp) for tp in tps}
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        return self.high.get(tp.partition)
+        return self.high.get(self.key(tp))
 
     # --- driven by the test
+    def _tps(self, partitions: Sequence[int]) -> set[TopicPartition]:
+        return {TopicPartition(t, p) for t in self.assignable for p in partitions}
+
     async def assign(self, partitions: Sequence[int]) -> None:
-        await self.listener.on_partitions_assigned({TopicPartition(TOPIC, p) for p in partitions})
+        await self.listener.on_partitions_assigned(self._tps(partitions))
 
     async def revoke(self, partitions: Sequence[int]) -> None:
-        await self.listener.on_partitions_revoked({TopicPartition(TOPIC, p) for p in partitions})
+        await self.listener.on_partitions_revoked(self._tps(partitions))
 
     def put(self, records: Sequence[Any]) -> None:
         poll: dict[TopicPartition, list[Any]] = {}

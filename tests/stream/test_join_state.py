@@ -1,10 +1,9 @@
-"""Tier 2: the join's per-partition annotator statistics and its own input offsets.
+"""Tier 2: the join's per-partition annotator statistics.
 
-Statistics: saved per partition in the quality table (changelog record to that
-partition), restored by a new join over the same table, released on revocation.
-Offsets: the join's topics are declared without faust acks; the join commits one
-past every record it handled, after flushing the producer, and skips records
-delivered again at or below its mark.
+Saved per partition in the quality store (changelog record to that partition),
+restored by a new join over the same store, released on revocation; through the
+service, restored from the changelog by the next worker's join loop. The loop
+itself (offsets, rebalances) is tested in ``test_join_loop.py``.
 """
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from typing import Any
-from unittest.mock import Mock
 
-from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from streamsift.config import Settings
@@ -128,138 +125,42 @@ def test_without_a_quality_store_nothing_is_saved_or_loaded() -> None:
     assert j.load_partitions([0]) == [] and j.save_quality() == []
 
 
-class Sent:
-    """Records the changelog writes of a faust table (no producer in the test context)."""
+def test_the_service_keeps_flags_across_a_restart_through_its_quality_changelog() -> None:
+    from tests.stream.test_intake import FakeConsumer, record
 
-    def __init__(self) -> None:
-        self.records: list[tuple[int | None, Any, Any]] = []
-
-    def __call__(self, partition: int | None, key: Any, value: Any, *a: Any, **k: Any) -> Any:
-        self.records.append((partition, key, value))
-        return Mock(message=Mock(partition=partition))
-
-
-def test_the_service_keeps_flags_across_a_restart_through_its_quality_table() -> None:
-    svc, _, _ = service(quality_gold_min_answers=10)
-    svc.table.send_changelog = Mock()  # type: ignore[method-assign]
-    sent = Sent()
-    svc.join.table.send_changelog = sent  # type: ignore[method-assign]
-    pending, labels = svc.agents
+    s = Settings()
+    topics = (s.topic_pending, s.topic_labels)
+    first = FakeConsumer(topics=topics)
+    svc, _, sink = service(join_consumer_factory=lambda: first, quality_gold_min_answers=10)
     rows = answers(11, 12, wrong=0.6)
 
-    async def go() -> None:
-        async with pending.test_context() as p_agent, labels.test_context() as l_agent:
-            for eid, who, y in rows:
-                await p_agent.put(value=gold_pending(eid), key=eid.encode(), partition=2)
-                await l_agent.put(value=label_bytes(eid, y, who), key=eid.encode(), partition=2)
-            await until(lambda: svc.joiner.collector.gold.n_answers("noisy") == 12)
-            await svc.joiner.expire()
+    async def run(svc: StreamService, fake: FakeConsumer, rows: list[Any]) -> None:
+        task = asyncio.create_task(svc.join.run())
+        await until(lambda: fake.started)
+        await fake.assign([2])
+        for i, (eid, who, y) in enumerate(rows):
+            fake.put([record(2, i, gold_pending(eid), s.topic_pending)])
+            fake.put([record(2, i, label_bytes(eid, y, who), s.topic_labels)])
+        await until(lambda: svc.joiner.collector.gold.n_answers("noisy") == 12)
+        await svc.joiner.expire()
+        await svc.join.stop()
+        await task
 
-    asyncio.run(go())
+    asyncio.run(run(svc, first, rows))
     assert svc.joiner.collector.flagged == {"noisy"}
-    # the statistics went to the quality table's changelog, partition 2, key b"2"
-    assert [(p, k) for p, k, _ in sent.records] == [(2, b"2")]
-    assert svc.join.table.partition_for_key(b"2") == 2
-    saved = QualityState.decode(sent.records[-1][2])
+    # the statistics went to the quality changelog, partition 2, key b"2"
+    changelog = f"{svc.settings.app_id}-quality-store-changelog"
+    assert [(m.partition, m.key) for m in sink.on(changelog)] == [(2, b"2")]
+    saved = QualityState.decode(sink.on(changelog)[-1].value or b"")
     wrong = sum(1 for _, who, y in rows if who == "noisy" and y == "yes")
     assert saved.gold == {"clean": (12, 12), "noisy": (12, 12 - wrong)}
 
-    new, _, _ = service(quality_gold_min_answers=10)  # the next worker, table restored
-    new.join.table.data[b"2"] = sent.records[-1][2]
-    assert new.joiner.load_partitions([2]) == [2]
+    # the next worker (same app, same broker: the same sink) restores partition 2
+    new, _, _ = service(sink=sink, app_id=svc.settings.app_id, quality_gold_min_answers=10)
+    fake = FakeConsumer(topics=topics)
+    new.join.consumer = fake
+    asyncio.run(new.join.on_assigned([2]))
+    assert new.joiner.loaded_partitions == {2}
     assert new.joiner.collector.flagged == {"noisy"}
     assert new.joiner.collector.gold.accuracies == svc.joiner.collector.gold.accuracies
-
-
-class FakeConsumer:
-    """What the join's commit uses of faust's consumer."""
-
-    def __init__(self, owned: set[TP]) -> None:
-        self.owned = owned
-        self.commits: list[dict[TP, int]] = []
-        self._committed_offset: dict[TP, int] = {}
-
-    def assignment(self) -> set[TP]:
-        return set(self.owned)
-
-    async def _commit(self, offsets: dict[TP, int]) -> bool:
-        self.commits.append(dict(offsets))
-        return True
-
-
-def test_the_join_commits_one_past_each_handled_record_after_a_flush() -> None:
-    svc, _, _ = service()
-    s: Settings = svc.settings
-    svc.table.send_changelog = Mock()  # type: ignore[method-assign]
-    join = svc.join
-    handled: list[tuple[str, int]] = []
-
-    async def on(rec: SourceRecord) -> None:
-        handled.append((rec.topic, rec.offset))
-
-    async def go() -> dict[TP, int]:
-        for off in (0, 1, 2):
-            assert await join.handle(SourceRecord(s.topic_pending, 0, off, None, b"{}"), on)
-        assert await join.handle(SourceRecord(s.topic_labels, 0, 7, None, b"{}"), on)
-        assert await join.handle(SourceRecord(s.topic_labels, 1, 4, None, b"{}"), on)
-        # delivered again after faust's rewind: handled already, skipped
-        assert not await join.handle(SourceRecord(s.topic_pending, 0, 1, None, b"{}"), on)
-        flushed: list[int] = []
-
-        async def flush() -> None:
-            flushed.append(len(consumer.commits))  # before the commit
-
-        svc.app.producer.flush = flush  # type: ignore[method-assign]
-        out = await join.commit()
-        assert flushed == [0]
-        assert await join.commit() == {}  # nothing new
-        return out
-
-    owned = {TP(s.topic_pending, 0), TP(s.topic_labels, 0), TP(s.topic_pending, 1)}
-    consumer = FakeConsumer(owned)
-    svc.app.consumer = consumer  # type: ignore[assignment]
-    out = asyncio.run(go())
-    assert handled == [(s.topic_pending, 0), (s.topic_pending, 1), (s.topic_pending, 2),
-                       (s.topic_labels, 7), (s.topic_labels, 1 - 1 + 4)]  # fmt: skip
-    assert out == {TP(s.topic_pending, 0): 3, TP(s.topic_labels, 0): 8}  # labels/1 is not ours
-    assert consumer.commits == [out] and consumer._committed_offset == out
-    assert join.redelivered == 1
-
-    async def stop() -> None:
-        await join.stop()  # a graceful stop: nothing more is handled
-        assert not await join.handle(SourceRecord(s.topic_pending, 0, 3, None, b"{}"), on)
-
-    asyncio.run(stop())
-    assert len(handled) == 5
-
-
-def test_revocation_commits_then_forgets_the_partitions() -> None:
-    svc, _, _ = service()
-    s: Settings = svc.settings
-    join = svc.join
-    consumer = FakeConsumer({TP(s.topic_pending, 0), TP(s.topic_labels, 0)})
-    svc.app.consumer = consumer  # type: ignore[assignment]
-
-    async def noop(rec: SourceRecord) -> None:
-        return None
-
-    async def go() -> None:
-        async def flush() -> None:
-            return None
-
-        svc.app.producer.flush = flush  # type: ignore[method-assign]
-        await join.handle(SourceRecord(s.topic_labels, 0, 9, None, b"{}"), noop)
-        await join.on_revoked({TP(s.topic_labels, 0), TP(s.topic_pending, 0)})
-
-    asyncio.run(go())
-    assert consumer.commits == [{TP(s.topic_labels, 0): 10}]
-    assert join.offsets[s.topic_labels].processed_offset(0) is None
-
-
-def test_the_join_topics_are_declared_without_faust_acks() -> None:
-    svc: StreamService = service()[0]
-    s = svc.settings
-    channels = {agent.name.rsplit(".", 1)[-1]: agent.channel for agent in svc.join.agents}
-    assert channels["pending"].get_topic_name() == s.topic_pending
-    assert channels["labels"].get_topic_name() == s.topic_labels
-    assert channels["pending"].acks is False and channels["labels"].acks is False
+    assert len(new.table) == 24 and not fake.paused  # every gold item's marker, resumed
