@@ -29,21 +29,24 @@ unknown_schema_version
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, NotRequired, TypeVar
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from streamsift.errors import SchemaError
 
@@ -61,6 +64,7 @@ __all__ = [
     "PendingItem",
     "ProductionOutput",
     "decode",
+    "inference_fields",
 ]
 
 #: The major schema version this build reads and writes.
@@ -445,6 +449,94 @@ def decode(
         first = err.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise SchemaError(_reason(err), f"{loc}: {first['msg']}"[:500]) from None
+
+
+def _fast_inference(lim: Limits) -> Callable[[bytes], dict[str, Any]]:
+    """A validator of inference events with every check on the Rust side.
+
+    It accepts a subset of what :class:`InferenceEvent` accepts and parses it to the
+    same values: the same field types and constraints, the model's Python checks as
+    pydantic-core constraints (``schema_version`` exactly ``"1.0"``, at most
+    ``max_features`` features and ``max_embedding`` embedding values; non-finite
+    numbers are refused by ``allow_inf_nan=False`` as in the model), and no model
+    objects (typed dicts). What it refuses is decoded again by :func:`decode`, so
+    refusals keep their exact reasons; the production probabilities' sum and the
+    output's "probabilities or predicted_label" rule are left to the caller
+    (:func:`inference_fields`).
+    """
+    config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    class _Output(TypedDict):
+        __pydantic_config__ = config  # type: ignore[misc]
+        probabilities: NotRequired[dict[str, Probability] | None]
+        predicted_label: NotRequired[LabelValue | None]
+        score: NotRequired[Probability | None]
+
+    class _Event(TypedDict):
+        __pydantic_config__ = config  # type: ignore[misc]
+        schema_version: NotRequired[Literal["1.0"]]
+        event_id: NonEmptyId
+        model_id: NonEmptyId
+        model_version: Annotated[str, Field(min_length=1, max_length=128)]
+        timestamp: AwareDatetime
+        features: Annotated[dict[str, FeatureValue], Field(max_length=lim.max_features)]
+        output: _Output
+        embedding: NotRequired[
+            Annotated[list[FiniteFloat], Field(max_length=lim.max_embedding)] | None
+        ]
+        region: NotRequired[Annotated[str, Field(min_length=1, max_length=128)] | None]
+        metadata: NotRequired[dict[str, str | int | float | bool | None] | None]
+
+    validate: Callable[[bytes], dict[str, Any]] = TypeAdapter(_Event).validator.validate_json
+    return validate
+
+
+_FAST: dict[Limits, Callable[[bytes], dict[str, Any]]] = {}
+
+
+def inference_fields(raw: bytes | None, limits: Limits | None = None) -> dict[str, Any] | None:
+    """The fields of a valid inference event, validated in one pydantic-core call.
+
+    Returns the fields (``timestamp`` a datetime, ``output`` a dict, optional fields
+    possibly absent) when ``raw`` is an inference event that ``decode(InferenceEvent,
+    raw, limits)`` accepts, with the same values; ``None`` when it is not on this
+    path (invalid, or of a rarer form such as another minor version or a
+    ``predicted_label`` output): the caller decodes it with :func:`decode`, which
+    accepts it or gives the reason.
+
+    Examples
+    --------
+    >>> raw = (b'{"schema_version": "1.0", "event_id": "e-1", "model_id": "churn",'
+    ...        b' "model_version": "3", "timestamp": "2026-01-01T00:00:00Z",'
+    ...        b' "features": {"age": 42}, "output": {"probabilities": {"yes": 1.0}}}')
+    >>> fields = inference_fields(raw)
+    >>> fields["event_id"], fields["features"], fields["timestamp"].timestamp()
+    ('e-1', {'age': 42}, 1767225600.0)
+    >>> inference_fields(raw.replace(b'1.0}', b'0.9}')) is None  # the sum: decode() says
+    True
+    """
+    lim = limits or DEFAULT_LIMITS
+    if raw is None or raw.__class__ is not bytes or len(raw) > lim.max_bytes:
+        return None
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    validate = _FAST.get(lim)
+    if validate is None:
+        validate = _fast_inference(lim)
+        if len(_FAST) < 64:
+            _FAST[lim] = validate
+    try:
+        fields = validate(raw)
+    except ValidationError:
+        return None
+    proba = fields["output"].get("probabilities")
+    # ProductionOutput's rule, same arithmetic: refused here means "ask decode()"
+    if not proba or abs(math.fsum(proba.values()) - 1.0) > PROBA_SUM_TOLERANCE:
+        return None
+    return fields
 
 
 def export_json_schemas() -> dict[str, dict[str, Any]]:

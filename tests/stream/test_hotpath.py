@@ -174,3 +174,68 @@ def test_encode_rows_equals_encode_batches_of_the_same_decisions() -> None:
         assert encode_rows("t", 1, "w", 2.5, [d.row() for d in rows], reqs, max_bytes) == (
             encode_batches("t", 1, "w", 2.5, rows, reqs, max_bytes)
         )
+
+
+def _slow_core(raw: object, limits: Limits) -> object:
+    from streamsift.stream.convert import to_core_event
+
+    try:
+        return to_core_event(decode(InferenceEvent, raw, limits))  # type: ignore[arg-type]
+    except SchemaError as err:
+        return ("error", err.reason, err.detail)
+
+
+def _fast_core(raw: object, limits: Limits) -> object:
+    from streamsift.stream.convert import decode_core_event
+
+    try:
+        return decode_core_event(raw, limits)  # type: ignore[arg-type]
+    except SchemaError as err:
+        return ("error", err.reason, err.detail)
+
+
+def test_core_events_built_without_the_model_equal_the_models_view() -> None:
+    """decode_core_event == to_core_event(decode(...)) on valid events of every form
+    and on invalid variants of every dead-letter reason (same reason and detail); the
+    fast path accepts only what the model accepts."""
+    from streamsift.bench.decisions_check import bad_payloads
+    from streamsift.schemas import inference_fields
+    from streamsift.tools.synthetic import SyntheticStream
+
+    events = SyntheticStream(seed=5).take(300)
+    good = [e.to_json() for e in events]
+    base = json.loads(good[0])
+
+    def enc(**kw: object) -> bytes:
+        return json.dumps({**base, **kw}, separators=(",", ":")).encode()
+
+    valid_forms = [
+        enc(schema_version="1.3"),
+        enc(timestamp="2026-01-01T05:30:00+05:30"),
+        enc(timestamp="2026-03-01T00:00:00.123456Z"),
+        enc(embedding=[0.5, -1.0, 2]),
+        enc(metadata={"a": 1, "b": None}),
+        enc(region=None),
+        enc(output={"predicted_label": "fraud", "score": 0.9}),
+        enc(output={"probabilities": {"a": 0.5, "b": 0.5}, "predicted_label": 1}),
+        enc(output={"probabilities": {"a": 0.9995}}),
+        enc(features={"ünï": "cödé", "x": True, "y": None, "z": 1e300}),
+        enc(features={"a": 1, "a ": 2}),
+        json.dumps({k: v for k, v in base.items() if k != "schema_version"}).encode(),
+        good[1].replace(b'"region":', b'"region":"a","region":'),
+        good[2][:-1] + b',"extra":{"nested":[1,{"x":2}]}}',
+    ]
+    limits = [Limits(), Limits(max_bytes=600, max_features=5, max_embedding=2)]
+    n_fast = 0
+    for lim in limits:
+        raws: list[object] = [*good, *valid_forms]
+        for i in range(0, len(good), 7):
+            raws.extend(bad_payloads(good[i], good[(i + 1) % len(good)]))
+        raws.extend([bytearray(good[0]), memoryview(good[1])])
+        for raw in raws:
+            slow, fast = _slow_core(raw, lim), _fast_core(raw, lim)
+            assert fast == slow, raw
+            if isinstance(raw, bytes) and inference_fields(raw, lim) is not None:
+                n_fast += 1
+                assert not isinstance(slow, tuple), raw  # the fast path never accepts more
+    assert n_fast >= len(good)

@@ -37,11 +37,15 @@ from streamsift.schemas import (
     InferenceEvent,
     LabelEvent,
     LabelRequest,
+    Limits,
     PendingItem,
+    decode,
+    inference_fields,
 )
 
 __all__ = [
     "build_request",
+    "decode_core_event",
     "decode_labelled",
     "drift_event",
     "encode_labelled",
@@ -63,6 +67,36 @@ def to_core_event(event: InferenceEvent) -> CoreEvent:
         proba=cast("Proba | None", event.output.probabilities),
         region=event.region,
         embedding=event.embedding,
+    )
+
+
+def decode_core_event(raw: bytes | None, limits: Limits | None = None) -> CoreEvent:
+    """``to_core_event(decode(InferenceEvent, raw, limits))``, built without the model.
+
+    The common event is validated in one pydantic-core call
+    (:func:`~streamsift.schemas.inference_fields`) and its core view built from the
+    fields, with the same values; anything else goes through :func:`decode` and
+    :func:`to_core_event`, so an invalid record raises the same
+    :class:`~streamsift.errors.SchemaError`.
+
+    Examples
+    --------
+    >>> raw = (b'{"event_id":"e1","model_id":"m","model_version":"1",'
+    ...        b'"timestamp":"2026-01-01T01:00:00+01:00","features":{"age":40},'
+    ...        b'"output":{"probabilities":{"yes":0.3,"no":0.7}},"region":"eu"}')
+    >>> decode_core_event(raw) == to_core_event(decode(InferenceEvent, raw))
+    True
+    """
+    fields = inference_fields(raw, limits)
+    if fields is None:
+        return to_core_event(decode(InferenceEvent, raw, limits))
+    return CoreEvent(
+        fields["event_id"],
+        fields["features"],
+        fields["timestamp"].timestamp(),
+        fields["output"]["probabilities"],
+        fields.get("region"),
+        fields.get("embedding"),
     )
 
 

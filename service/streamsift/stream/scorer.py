@@ -60,7 +60,7 @@ from streamsift.core.types import CoreEvent, Decision
 from streamsift.errors import SchemaError
 from streamsift.metrics import Metrics, observe_many
 from streamsift.schemas import InferenceEvent, LabelRequest, Limits, PendingItem, decode
-from streamsift.stream.convert import build_request, drift_event, to_core_event
+from streamsift.stream.convert import build_request, decode_core_event, drift_event
 from streamsift.stream.deadletter import DeadLetters
 from streamsift.stream.decisions import LoggedDecision, encode_rows
 from streamsift.stream.dedupe import Dedupe
@@ -222,13 +222,13 @@ class Scorer:
         perf = time.perf_counter
         for rec in records:
             try:
-                event = decode(InferenceEvent, rec.value, limits)
+                core = decode_core_event(rec.value, limits)
             except SchemaError as err:
                 invalid += 1
                 m.events_invalid.labels(reason=err.reason).inc()
                 acks.append(await self._dead(rec, err.reason, err.detail))
                 continue
-            event_id = event.event_id
+            event_id = core.event_id
             seen = check(rec.partition, event_id, rec.offset)
             if seen != "new":
                 dupes += 1
@@ -236,13 +236,14 @@ class Scorer:
                 continue
             at = self._log_time(rec)
             try:
-                core = to_core_event(event)
                 t0 = perf()
                 decision = decide(core, at)
                 timings.append(perf() - t0)
                 request_id = None
                 if decision.selected:
                     request_id = uuid.uuid4().hex
+                    # the message itself only for the few selected events
+                    event = decode(InferenceEvent, rec.value, limits)
                     req, pend = build_request(
                         event,
                         decision,
