@@ -187,6 +187,67 @@ def test_after_a_sigkill_the_join_restores_its_pending_items_and_handles_the_bac
     assert len(ids) == len(set(ids)) == 2 * n1 + n2
 
 
+def test_an_upgraded_worker_restores_the_faust_tables_and_resumes_at_the_app_groups_offsets(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """State and offsets as a faust-era worker left them: pending items in the pending
+    table's changelog (raw key and value, the producer's partition of the key) and
+    the app group's committed offsets; the join's group starts empty."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    from streamsift.config import Settings
+    from streamsift.schemas import PendingItem
+    from streamsift.stream.join import StoreEntry
+    from streamsift.stream.topics import changelog_topic, ensure_topics
+
+    env = stream_env(kafka_bootstrap, commit_interval_seconds=1)
+    settings = Settings.model_validate(
+        {k.removeprefix("STREAMSIFT_").lower(): v for k, v in env.items()}
+    )
+    ensure_topics(settings)
+    n = 200
+    prod = producer(kafka_bootstrap)
+    # handled by the faust agent: a record it dead-lettered (read again, it would be
+    # dead-lettered again), then the pending items, each with its table entry
+    prod.send(topic(env, "pending"), key=b"bad", value=b"not json", partition=0)
+    for i in range(n):
+        eid, raw = f"old-{i}", pending(f"old-{i}")
+        part = prod.send(topic(env, "pending"), key=eid.encode(), value=raw).get(30).partition
+        entry = StoreEntry("pending", time.time(), PendingItem.model_validate_json(raw), part=part)
+        prod.send(changelog_topic(settings), key=eid.encode(), value=entry.encode())
+    prod.flush()
+    app_group = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=settings.app_id, enable_auto_commit=False
+    )
+    tps = [TopicPartition(topic(env, "pending"), p) for p in range(4)]
+    ends = app_group.end_offsets(tps)
+    app_group.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
+    app_group.close()
+    assert sum(ends.values()) == n + 1
+
+    with running(env, tmp_path, "upgraded") as worker:
+        worker.wait_ready(timeout=90)
+        send(kafka_bootstrap, env, [("labels", label(f"old-{i}", "yes", "a-0")) for i in range(n)])
+        wait_for(
+            lambda: worker.metric(JOINED, arm="active") >= n,
+            timeout=60,
+            what=f"the labels of the {n} restored items joined ({join_counts(worker)})",
+        )
+        time.sleep(2.5)  # an old record read again would be handled by now
+        counts = join_counts(worker)
+        assert worker.stop() == 0
+    assert counts == {
+        "arrivals": n,
+        "joined": n,
+        "duplicate": 0,
+        "unknown": 0,
+        "second_request": 0,
+    }
+    assert workers.read_topic(kafka_bootstrap, topic(env, "dead-letters")) == []
+    assert commits(kafka_bootstrap, env) == (n + 1, n)
+
+
 def gold_rows(prefix: str, answers: list[tuple[str, bool]]) -> list[tuple[str, bytes]]:
     """Gold items (true label "no") and one answer each: (annotator, correct)."""
     rows = [("pending", pending(f"{prefix}-{i}", gold="no")) for i in range(len(answers))]

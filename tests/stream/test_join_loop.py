@@ -225,6 +225,11 @@ def test_a_partition_never_committed_by_the_join_group_resumes_from_the_app_grou
     fresh = [(t, p) for t in (PENDING, LABELS) for p in (1, 2)]
     assert asked == [(svc.settings.app_id, fresh)]  # 0 has its own committed offsets
     assert fake.seeks == {(PENDING, 1): 101, (LABELS, 1): 101}  # 2: auto_offset_reset
+    # the adopted offsets are committed in the join group at the next commit
+    assert asyncio.run(join.commit()) == {
+        TopicPartition(PENDING, 1): 101,
+        TopicPartition(LABELS, 1): 101,
+    }
 
 
 def test_a_failed_restore_stops_the_loop_with_the_partitions_paused() -> None:

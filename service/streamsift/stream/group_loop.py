@@ -29,7 +29,8 @@ What the loop guarantees to its subclass:
   flight finishes, everything handled is committed, the consumer leaves the group.
 * **Upgrade.** A partition without a committed offset in the loop's group starts
   from the offset the faust app's group (``app_id``) committed for it, when there is
-  one (a worker upgraded from the faust agents neither re-reads nor skips).
+  one (a worker upgraded from the faust agents neither re-reads nor skips); that
+  offset is committed in the loop's group at its next commit.
 
 Partitions are numbers: a loop over several topics (the join's ``pending`` and
 ``labels``) needs them co-partitioned and assigned alike, which its consumer gets
@@ -225,7 +226,8 @@ class GroupLoop:
             self._start.pop(tp, None)
         self.release(gone)
         self.owned.clear()
-        log.info("%s: revoked partitions %s of %s", self.name, gone, sorted(self.topics))
+        if gone:
+            log.info("%s: revoked partitions %s of %s", self.name, gone, sorted(self.topics))
 
     async def _settle(self, partitions: list[int]) -> None:
         async with self._lock:
@@ -273,6 +275,11 @@ class GroupLoop:
         for tp, offset in found.items():
             consumer.seek(tp, offset)
             self._start[tp] = offset
+            # adopted: committed in this group at the next commit, handled or not, so
+            # that it no longer depends on the app group's offsets (which expire)
+            self.marks[tp.topic].record(
+                [SourceRecord(tp.topic, tp.partition, offset - 1, None, None)]
+            )
             log.info(
                 "%s: %s starts at %d, committed by group %s",
                 self.name,
