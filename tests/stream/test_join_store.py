@@ -135,3 +135,17 @@ def test_flushes_run_one_at_a_time() -> None:
 
     asyncio.run(go())
     assert order == [("acked", b"a"), ("acked", b"b"), ("second flush done", b"")]
+
+
+def test_both_changelogs_are_created_compacted_and_co_partitioned() -> None:
+    from streamsift.config import Settings
+    from streamsift.errors import TopicLayoutError
+    from streamsift.stream.topics import plan_topics
+
+    s = Settings(app_id="app", topic_partitions=4)
+    specs = {t.name: t for t in plan_topics(s, existing={s.topic_labels: 6})}
+    for name in ("app-pending-store-changelog", "app-quality-store-changelog"):
+        assert specs[name].partitions == 6
+        assert specs[name].config["cleanup.policy"] == "compact"
+    with pytest.raises(TopicLayoutError, match="app-quality-store-changelog=2"):
+        plan_topics(s, existing={s.topic_labels: 4, "app-quality-store-changelog": 2})

@@ -18,18 +18,18 @@ The per-item policy is the core's :class:`~streamsift.core.quality.LabelCollecto
 topic (the only thing that trains; gold never does), ``NeedsMoreOpinions`` sends a
 fresh request for one more annotator, ``HeldOut`` and ``GoldScored`` are counted.
 
-**Restart.** The table entry of a pending item keeps every label received, how
+**Restart.** The store entry of a pending item keeps every label received, how
 many annotators it needs now and the partition it came from, so the collector's
-item state is rebuilt from the table (restored from its changelog) the first time
+item state is rebuilt from the store (restored from its changelog) the first time
 the item is touched after a restart or reassignment (``expect`` at ``entry.at``,
 labels replayed).
 
 **Annotator statistics** (gold answers, the Dawid-Skene window, hence the flags)
 are kept per partition: every item counts towards the partition it came from (the
 collector's ``group``). Each partition's share is saved as a
-:class:`~streamsift.core.quality.QualityState` in the ``quality_store`` (a faust
-table keyed by partition number whose changelog record goes to that very
-partition, :mod:`streamsift.stream.join_wiring`) on the expiry timer when it
+:class:`~streamsift.core.quality.QualityState` in the ``quality_store`` (a
+store keyed by partition number whose changelog record goes to that very
+partition, :mod:`streamsift.stream.changelog_store`) on the expiry timer when it
 changed, before the partition is revoked and at a graceful stop. The first time
 the join sees a partition after an assignment (a record of it, a pending entry of
 it, or :meth:`Joiner.load_partitions` from the timer) it merges that partition's
@@ -150,7 +150,7 @@ class StoreEntry:
         return 1 if self.item is None else self.item.annotators_needed
 
     def encode(self) -> bytes:
-        """Serialise for the table."""
+        """Serialise for the store."""
         body: dict[str, Any] = {"state": self.state, "at": self.at}
         body["item"] = None if self.item is None else self.item.model_dump(mode="json")
         if self.early:
@@ -236,12 +236,15 @@ class Joiner:
     metrics
         The project's metrics.
     store
-        event_id bytes to :meth:`StoreEntry.encode` bytes (a faust table).
+        event_id bytes to :meth:`StoreEntry.encode` bytes (the join's changelog-backed
+        store of its partitions, :mod:`streamsift.stream.changelog_store`; a new key
+        goes to the partition of the record being handled, a later write to where the
+        key lives).
     clock
         Wall clock, seconds since the epoch.
     quality_store
         :func:`quality_key` to encoded :class:`~streamsift.core.quality.QualityState`
-        (a faust table keyed by partition); ``None``: annotator statistics are not kept
+        (a changelog-backed store keyed by partition); ``None``: annotator statistics are not kept
         across restarts.
     """
 
@@ -315,7 +318,7 @@ class Joiner:
 
     def release_partitions(self, partitions: Iterable[int]) -> None:
         """Revoked partitions: save their statistics, then take them out of the collector
-        (with their pending items: the next owner rebuilds those from the table)."""
+        (with their pending items: the next owner rebuilds those from the store)."""
         gone = set(partitions)
         self.save_quality(gone)
         for p in gone:
@@ -337,7 +340,7 @@ class Joiner:
         await (await self.dead_letters.send(rec, source="labels", reason=reason, detail=detail))
 
     def _ensure(self, item_id: str, entry: StoreEntry) -> None:
-        """Make the collector hold a pending entry (rebuilt from the table after a
+        """Make the collector hold a pending entry (rebuilt from the store after a
         restart or a reassignment: its deadline from ``entry.at``, its labels replayed)."""
         if item_id in self._known or entry.item is None:
             return
