@@ -244,8 +244,8 @@ class Joiner:
         Wall clock, seconds since the epoch.
     quality_store
         :func:`quality_key` to encoded :class:`~streamsift.core.quality.QualityState`
-        (a changelog-backed store keyed by partition); ``None``: annotator statistics are not kept
-        across restarts.
+        (a changelog-backed store keyed by partition); ``None``: annotator statistics
+        are not kept across restarts.
     """
 
     def __init__(
