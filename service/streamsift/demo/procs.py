@@ -34,6 +34,26 @@ from typing import IO
 __all__ = ["ManagedProcess", "tail"]
 
 
+def _live_members(pgid: int) -> list[int] | None:
+    """Pids of the group's processes that are not zombies (``None``: no ``/proc``)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    live = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(entry.name))
+    return live
+
+
 def tail(path: Path, lines: int = 30) -> str:
     """The last ``lines`` lines of a text file ('' when unreadable)."""
     try:
@@ -115,12 +135,23 @@ class ManagedProcess:
                 os.killpg(self._proc.pid, sig)
 
     def _group_alive(self) -> bool:
+        """Whether a live (not zombie) process is left in the child's group."""
         if self._proc is None:
             return False
         try:
             os.killpg(self._proc.pid, 0)
         except (ProcessLookupError, PermissionError):
             return False
+        members = _live_members(self._proc.pid)
+        return True if members is None else bool(members)
+
+    def _wait_group(self, timeout: float) -> bool:
+        """Poll until the group has no live member (True) or ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        while self._group_alive():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
         return True
 
     def wait(self, timeout: float) -> int | None:
@@ -142,8 +173,11 @@ class ManagedProcess:
             if self.wait(timeout) is None:
                 self._signal_group(signal.SIGKILL)
                 self.wait(10.0)
-        if self._group_alive():  # a grandchild left in our group outlived its parent
+        # A grandchild signalled with its parent may still be exiting (on a loaded
+        # machine it is scheduled late); one that ignores the signal outlives it.
+        if not self._wait_group(min(timeout, 5.0)):
             self._signal_group(signal.SIGKILL)
+            self._wait_group(10.0)
         if self._log is not None:
             self._log.close()
             self._log = None
