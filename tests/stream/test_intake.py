@@ -109,6 +109,7 @@ class FakeConsumer:
 
     async def assign(self, partitions: Sequence[int]) -> None:
         await self.listener.on_partitions_assigned(self._tps(partitions))
+        await self.listener.loop.settled()  # positioned in the background
 
     async def revoke(self, partitions: Sequence[int]) -> None:
         await self.listener.on_partitions_revoked(self._tps(partitions))

@@ -274,3 +274,36 @@ def test_readiness_and_the_pending_and_labels_gauges_follow_the_join() -> None:
         await task
 
     asyncio.run(go())
+
+
+def test_a_revocation_during_a_restore_cancels_it_and_the_next_assignment_restores() -> None:
+    svc, fake, sink = join_service()
+    gate = asyncio.Event()
+    read = svc.join._read
+    reads: list[list[int]] = []
+
+    async def slow(topic: str, partitions: Sequence[int]) -> dict[int, dict[bytes, bytes]]:
+        reads.append(list(partitions))
+        await gate.wait()  # a restore longer than the rebalance
+        return await read(topic, partitions)
+
+    svc.join._read = slow
+
+    async def go() -> None:
+        task = asyncio.create_task(svc.join.run())
+        await until(lambda: fake.started)
+        # the listener returns at once (aiokafka heartbeats again); the restore goes on
+        await fake.listener.on_partitions_assigned({TopicPartition(PENDING, 0)})
+        await until(lambda: reads == [[0]])
+        assert fake.paused == {(PENDING, 0), (LABELS, 0)} and not svc.join.assigned()
+        await fake.revoke([0])  # cancels the restore: nothing resumed, nothing kept
+        assert fake.paused == {(PENDING, 0), (LABELS, 0)} and svc.table.partitions == set()
+        gate.set()
+        await fake.assign([0])
+        assert svc.join.assigned() and fake.paused == set()
+        assert svc.table.partitions == svc.quality_table.partitions == {0}
+        await svc.join.stop()
+        await task
+
+    asyncio.run(go())
+    assert fake.commits == [] and sink.sent == []

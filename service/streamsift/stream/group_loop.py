@@ -21,8 +21,10 @@ What the loop guarantees to its subclass:
   :data:`REVOKE_TIMEOUT_SECONDS`; a batch that outlasts the wait marks nothing, so
   the next owner reads it again), :meth:`before_release` runs, the marks are
   committed, then the partitions are forgotten (:meth:`release`). On assignment the
-  partitions are paused while their resume points are read and :meth:`positioned`
-  runs (the join restores its state there), then resumed. A poll returned before a
+  partitions are paused at once; their resume points are read and :meth:`positioned`
+  runs (the join restores its state there) in a task, not in the rebalance
+  listener, during which aiokafka sends no heartbeats; then they are resumed. A
+  revocation cancels a positioning still under way. A poll returned before a
   rebalance started is not handled (aiokafka's ``getmany`` only returns records of
   the assignment current when it returns, so the generation at return tells).
 * **Graceful stop** (:meth:`shutdown`): no batch is started any more, the batch in
@@ -42,6 +44,7 @@ work on without its state, and the next owner starts from the committed offsets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -104,7 +107,7 @@ class _Listener(ConsumerRebalanceListener):
         await self.loop.on_revoked(sorted({tp.partition for tp in revoked}))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.loop.on_assigned(sorted({tp.partition for tp in assigned}))
+        self.loop.assign_in_background(sorted({tp.partition for tp in assigned}))
 
 
 class GroupLoop:
@@ -165,6 +168,7 @@ class GroupLoop:
         self._last_commit = clock()
         self._closed = False
         self._failure: BaseException | None = None
+        self._assigning: asyncio.Task[None] | None = None  # positioning an assignment
 
     # --- hooks -----------------------------------------------------------------------
     async def handle(self, records: list[SourceRecord]) -> None:
@@ -210,9 +214,11 @@ class GroupLoop:
         return [TopicPartition(t, p) for t in self.topics for p in sorted(partitions)]
 
     async def on_revoked(self, partitions: Iterable[int]) -> None:
-        """Rebalance: finish the batch in flight, commit, forget the partitions."""
+        """Rebalance: finish the batch in flight, commit, forget the partitions (a
+        positioning still under way is cancelled: its partitions were never resumed)."""
         self.rebalancing = True
         self._generation += 1
+        await self._cancel_assigning()
         gone = sorted(set(partitions) | self.owned)
         if self.consumer is not None and not self._closed:
             try:
@@ -238,13 +244,44 @@ class GroupLoop:
         """Rebalance done: own ``partitions``, positioned (and :meth:`positioned`) while
         paused; a partition never committed in the group starts where the faust app's
         group left it, when it did."""
+        owned = self._own(partitions)
+        await self._position(owned)
+
+    def assign_in_background(self, partitions: Iterable[int]) -> None:
+        """The rebalance listener's :meth:`on_assigned`: the partitions are owned and
+        paused at once, their positioning runs in a task. aiokafka sends no heartbeat
+        while a listener runs, and a restore may outlast the session timeout; until
+        the task is done the loop counts as rebalancing (not ready, nothing handled)."""
+        owned = self._own(partitions)
+        self._assigning = asyncio.create_task(self._position(owned))
+
+    async def settled(self) -> None:
+        """Wait until the last assignment is positioned (or given up)."""
+        task = self._assigning
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _cancel_assigning(self) -> None:
+        task, self._assigning = self._assigning, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _own(self, partitions: Iterable[int]) -> set[int]:
         owned = set(partitions)
         self._generation += 1
         self.owned = owned
+        if self.consumer is not None and owned:
+            # nothing is returned from them before they are positioned
+            self.consumer.pause(*self._tps(owned))
+        return owned
+
+    async def _position(self, owned: set[int]) -> None:
         consumer = self.consumer
         if consumer is not None and owned:
             tps = self._tps(owned)
-            consumer.pause(*tps)  # nothing is returned from them before they are positioned
             try:
                 async with self._lock:
                     await self._resume_points(consumer, tps)
@@ -381,6 +418,7 @@ class GroupLoop:
     async def shutdown(self) -> dict[TopicPartition, int]:
         """Graceful stop: no new batch, finish the one in flight, commit, leave the group."""
         self.stopping = True
+        await self._cancel_assigning()
         done: dict[TopicPartition, int] = {}
         try:
             async with self._lock:
@@ -395,6 +433,7 @@ class GroupLoop:
         if self._closed or self.consumer is None:
             return
         self._closed = True
+        await self._cancel_assigning()
         try:
             await self.consumer.stop()
         except Exception as exc:  # the group coordinator times the member out instead
