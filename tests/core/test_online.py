@@ -244,6 +244,9 @@ def test_hat_predict_proba_is_rivers_to_the_bit_through_drift_and_alternate_tree
             if i % 3 == 0:
                 ours, river_s = hat_predict_proba(hat, x), hat.predict_proba_one(x)
                 assert ours == river_s and list(ours) == list(river_s)
+                missing = {k: v for k, v in x.items() if k != list(x)[i % len(x)]}
+                ours, river_s = hat_predict_proba(hat, missing), hat.predict_proba_one(missing)
+                assert ours == river_s and list(ours) == list(river_s)
                 root = hat._root
                 if isinstance(root, Branch) and len(root.traverse(x, until_leaf=True)) > 1:
                     several += 1

@@ -65,11 +65,23 @@ def _normalized(d: dict[Any, float], factor: float | None = None) -> dict[Any, f
     return {k: v * m for k, v in d.items()}
 
 
+def _scaled(d: dict[Any, float], factor: float) -> dict[Any, float]:
+    """Scale a dict this module just built (no other reference) in place, as
+    ``_normalized(d, factor)`` would scale a copy of it."""
+    if factor == 0 or math.isnan(factor):
+        return d
+    m = 1 / factor
+    for k, v in d.items():
+        d[k] = v * m
+    return d
+
+
 def _ada_leaf_prediction(
     leaf: AdaLeafClassifier, x: dict[str, Any], hat: tree.HoeffdingAdaptiveTreeClassifier
 ) -> dict[Any, float] | None:
     """``AdaLeafClassifier.prediction(x, tree=hat)`` (river 0.26), same arithmetic,
-    no deep copies (see :func:`_normalized`)."""
+    no deep copies (see :func:`_normalized`): the final normalisation scales the
+    leaf's fresh distribution in place instead of a copy of it."""
     stats = leaf.stats
     if not stats:
         return None
@@ -86,8 +98,40 @@ def _ada_leaf_prediction(
         dist = do_naive_bayes_prediction(x, stats, leaf.splitters)
     else:  # LeafMajorityClass.prediction
         dist = _normalized(stats)
+    if type(dist) is not dict:
+        error = leaf._mean_error.get()
+        return _normalized(dist, sum(dist.values()) * error * error)
     error = leaf._mean_error.get()
-    return _normalized(dist, sum(dist.values()) * error * error)
+    return _scaled(dist, sum(dist.values()) * error * error)
+
+
+#: Node type -> whether it is a branch (``isinstance`` on river's ABCs is slow).
+_IS_BRANCH: dict[type, bool] = {}
+
+
+def _found_nodes(root: Any, x: dict[str, Any]) -> Any:
+    """``root.traverse(x, until_leaf=True)`` of an adaptive tree's branch.
+
+    The common path (every split feature present, no alternate tree on the way) is
+    walked in a loop: the one leaf reached. Anything else (a missing feature or an
+    unseen category, an alternate tree) is left to river's own ``traverse``, from the
+    root again (``next`` has no side effects).
+    """
+    node = root
+    kinds = _IS_BRANCH
+    while True:
+        kind = node.__class__
+        branch = kinds.get(kind)
+        if branch is None:
+            branch = kinds[kind] = issubclass(kind, Branch)
+        if not branch:
+            return [node]
+        if getattr(node, "_alternate_tree", None):
+            return root.traverse(x, until_leaf=True)
+        try:
+            node = node.next(x)
+        except KeyError:
+            return root.traverse(x, until_leaf=True)
 
 
 def hat_predict_proba(
@@ -115,7 +159,7 @@ def hat_predict_proba(
     root = hat._root
     if root is None:
         return proba
-    found: Any = root.traverse(x, until_leaf=True) if isinstance(root, Branch) else [root]
+    found: Any = _found_nodes(root, x) if isinstance(root, Branch) else [root]
     for leaf in found:
         dist: Any
         if type(leaf) is AdaLeafClassifier:
