@@ -44,7 +44,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from streamsift.bench.worker_proc import WorkerProcess, rss_bytes, topic_env
+from streamsift.bench.worker_proc import WorkerProcess, cpu_seconds, rss_bytes, topic_env
 from streamsift.config import Settings
 from streamsift.errors import StreamsiftError
 from streamsift.stream.kafka_config import aiokafka_kwargs, kafka_python_kwargs
@@ -233,6 +233,7 @@ def _observe_pipeline(
             raise BenchError(f"worker did not start serving /metrics:\n{worker.log_tail()}")
         time.sleep(0.2)
     samples: list[tuple[float, int]] = []
+    cpu_at: dict[int, tuple[int, float | None]] = {}  # 10 / 90 % -> (events, CPU seconds)
     rss10 = rss100 = None
     last_progress = time.monotonic()
     while True:
@@ -246,6 +247,9 @@ def _observe_pipeline(
         if not samples or c > samples[-1][1]:
             last_progress = t
         samples.append((t, c))
+        for pct in (10, 90):
+            if pct not in cpu_at and c >= pct / 100 * n:
+                cpu_at[pct] = (c, cpu_seconds(worker.pid))
         if rss10 is None and c >= 0.1 * n:
             rss10 = rss_bytes(worker.pid)
             say(f"  worker at 10 %: {c:,} events, RSS {rss10 / 2**20:.0f} MiB")
@@ -272,7 +276,14 @@ def _observe_pipeline(
 
     lo, hi = at(0.1), at(0.9)
     steady = (hi[1] - lo[1]) / (hi[0] - lo[0]) if hi[0] > lo[0] else rate
+    # the worker's CPU per event from 10 % to 90 %: the figure that moves least with
+    # the machine's load (a busy machine delays the worker, it does not make it work more)
+    cpu_us = None
+    (c10, cpu10), (c90, cpu90) = cpu_at.get(10, (0, None)), cpu_at.get(90, (0, None))
+    if cpu10 is not None and cpu90 is not None and c90 > c10:
+        cpu_us = (cpu90 - cpu10) / (c90 - c10) * 1e6
     return {
+        "worker_cpu_us_per_event": cpu_us,
         "pipeline_rate": rate,
         "pipeline_rate_exact": exact,
         "pipeline_rate_10_90": steady,
@@ -372,7 +383,12 @@ def _run(settings: Settings, cfg: BrokerBenchConfig, say: Callable[[str], None])
         worker.start()
         try:
             result.update(_observe_pipeline(worker, cfg.events, cfg.stall_seconds, say))
-            say(f"  pipeline: {result['pipeline_rate']:,.0f} ev/s; latency at half load ...")
+            cpu = result.get("worker_cpu_us_per_event")
+            say(
+                f"  pipeline: {result['pipeline_rate']:,.0f} ev/s"
+                f" (worker CPU {cpu if cpu is None else round(cpu)} µs/event);"
+                " latency at half load ..."
+            )
             rate = cfg.latency_load * result["pipeline_rate"]
             result.update(
                 asyncio.run(

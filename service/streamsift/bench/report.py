@@ -98,7 +98,9 @@ def render_broker(r: dict[str, Any]) -> str:
         f" {cfg.get('latency_seconds', '?')} s; pipeline rate from 10 % to 90 %:"
         f" {_fmt(r.get('pipeline_rate_10_90'), ',.0f')} events/s. In the worker's own"
         f" metrics a batch costs {_fmt(r.get('batch_us_per_event'), ',.0f')} µs per event,"
-        f" of which Sampler.decide {_fmt(r.get('decide_us_per_event'), ',.0f')} µs.\n"
+        f" of which Sampler.decide {_fmt(r.get('decide_us_per_event'), ',.0f')} µs;"
+        f" the worker's CPU time (user + system, all threads) from 10 % to 90 % was"
+        f" {_fmt(r.get('worker_cpu_us_per_event'), ',.0f')} µs per event.\n"
     )
     return "\n".join(rows) + "\n" + notes
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from streamsift.config import TOPIC_FIELDS
 
-__all__ = ["TOPIC_FIELDS", "WorkerProcess", "free_port", "rss_bytes", "topic_env"]
+__all__ = ["TOPIC_FIELDS", "WorkerProcess", "cpu_seconds", "free_port", "rss_bytes", "topic_env"]
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfaN]+)", re.M)
@@ -57,6 +57,18 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time of process ``pid`` so far (user + system, all threads), in seconds;
+    ``None`` where ``/proc`` is not available."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # fields after the command: state is [0], utime [11], stime [12] (in clock ticks)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def parse_metrics(text: str) -> dict[str, float]:
