@@ -61,11 +61,12 @@ def from_faust_event(event: Any) -> SourceRecord:
 
 def from_consumer_record(record: Any) -> SourceRecord:
     """Build a record from an aiokafka ``ConsumerRecord``."""
-    return SourceRecord(
-        topic=record.topic,
-        partition=int(record.partition),
-        offset=int(record.offset),
-        key=_bytes(record.key),
-        value=_bytes(record.value),
-        timestamp=(record.timestamp or 0) / 1000.0,
+    key, value = record.key, record.value
+    return SourceRecord(  # positional, and bytes (the usual case) without a call
+        record.topic,
+        int(record.partition),
+        int(record.offset),
+        key if key is None or key.__class__ is bytes else _bytes(key),
+        value if value is None or value.__class__ is bytes else _bytes(value),
+        (record.timestamp or 0) / 1000.0,
     )

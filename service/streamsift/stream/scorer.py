@@ -234,7 +234,13 @@ class Scorer:
                 dupes += 1
                 m.duplicates.labels(kind=seen).inc()
                 continue
-            at = self._log_time(rec)
+            at = rec.timestamp  # self._log_time(rec), inlined
+            if not at > 0:
+                at = self.clock()
+            if at > self._last_time:
+                self._last_time = at
+            else:
+                at = self._last_time
             try:
                 t0 = perf()
                 decision = decide(core, at)
