@@ -259,6 +259,7 @@ def test_online_model_predicts_as_its_river_model_and_pickles_without_its_cache(
 
     online = OnlineModel("hoeffding", min_labels=10, stability_window=10)
     data = list(synth.SEA(seed=3).take(800))
+    assert online.predict_proba_one(data[0][0]) == online.model.predict_proba_one(data[0][0])
     for x, y in data[:600]:
         online.learn_one(x, y, w=1.0)
     for x, _ in data[600:]:

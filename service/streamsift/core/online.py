@@ -331,7 +331,10 @@ class OnlineModel:
         pair = fast[1]
         if pair is None or compose.Pipeline._LEARN_UNSUPERVISED_DURING_PREDICT:
             return model.predict_proba_one(xd)
-        return hat_predict_proba(pair[1], pair[0](xd))
+        hat = pair[1]
+        if hat._root is None:  # nothing learnt: the answer does not depend on x
+            return {c: 0.0 for c in hat.classes}
+        return hat_predict_proba(hat, pair[0](xd))
 
     def predict_one(self, x: Features) -> Label | None:
         """The most probable class, or None before any label."""
