@@ -239,3 +239,16 @@ def test_core_events_built_without_the_model_equal_the_models_view() -> None:
                 n_fast += 1
                 assert not isinstance(slow, tuple), raw  # the fast path never accepts more
     assert n_fast >= len(good)
+
+
+def test_decisions_check_is_deterministic_and_covers_dead_letters() -> None:
+    """The tool that compares two versions' decisions gives the same dump twice in one
+    process, with decisions, dead letters and label requests in it."""
+    from streamsift.bench.decisions_check import run_check
+
+    first = list(run_check(seed=1, n_events=400, batch=100))
+    assert first == list(run_check(seed=1, n_events=400, batch=100))
+    topics = [json.loads(line).get("topic", "") for line in first]
+    assert any(t.endswith("dead-letters") for t in topics)
+    assert any(t.endswith("label-requests") for t in topics)
+    assert sum('"sel"' in line for line in first) == 400
