@@ -24,15 +24,28 @@ from streamsift.core.selection import (
     Estimate,
     Selection,
     Selector,
+    VariableUncertaintySelector,
 )
 from streamsift.core.types import CoreEvent, Decision, Label, LabelledItem, Proba, ScoringInputs
 from streamsift.core.uncertainty import entropy, make_strategy
 from streamsift.errors import ConfigurationError
 
-__all__ = ["DEFAULT_STRATEGY", "Sampler", "SamplerState"]
+__all__ = ["DEFAULT_SELECTOR", "DEFAULT_STRATEGY", "SELECTORS", "Sampler", "SamplerState"]
 
 #: The strategy used when none is configured.
 DEFAULT_STRATEGY = "online-margin"
+
+#: Selection rules of the active arm, by name: ``rank`` (a probability ramp on the
+#: randomised rank of the score among recent scores) and ``variable-uncertainty``
+#: (Žliobaitė et al. 2014: an adaptive threshold on the confidence under a budget
+#: gate; :class:`~streamsift.core.selection.VariableUncertaintySelector`).
+SELECTORS: dict[str, type[Selector]] = {
+    "rank": Selector,
+    "variable-uncertainty": VariableUncertaintySelector,
+}
+
+#: The selection rule used when none is configured.
+DEFAULT_SELECTOR = "rank"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +119,19 @@ class Sampler:
         memory of the running score distribution in events (default 300: the
         online model's scores move as it learns) and the error-feedback horizon in
         labels (default 200); see :class:`~streamsift.core.selection.Selector`.
+    selector
+        Name of the active arm's selection rule (see :data:`SELECTORS`). Default
+        ``"rank"``.
+    vu_step, vu_delta, vu_window
+        Parameters of the ``variable-uncertainty`` rule (threshold step, its
+        randomisation, the budget estimate's window in events; see
+        :class:`~streamsift.core.selection.VariableUncertaintySelector`); ignored by
+        ``rank``.
+    warmup_boost
+        Multiplier (>= 1) of the uniform sampling probability during the cold
+        start (until the online model is warm), the surplus being worked off by
+        the selector's error feedback afterwards (fraction mode; in rate mode the
+        token bucket still caps it). Default 1.0 (off).
     catch_up_labels
         Budget guard: when the recorded selections fall this many labels behind
         the target, or run this many ahead of it (a score distribution that
@@ -138,6 +164,10 @@ class Sampler:
     (54, False, {'active': 0, 'control': 5, 'bootstrap': 49})
     """
 
+    #: Class defaults: samplers pickled before these options restore without them.
+    selector: str = DEFAULT_SELECTOR
+    warmup_boost: float = 1.0
+
     def __init__(
         self,
         *,
@@ -158,6 +188,11 @@ class Sampler:
         ramp: float = 3.0,
         quantile_window: int = 300,
         feedback_labels: float = 200.0,
+        selector: str = DEFAULT_SELECTOR,
+        vu_step: float = 0.01,
+        vu_delta: float = 1.0,
+        vu_window: float = 100.0,
+        warmup_boost: float = 1.0,
         catch_up_labels: float = 25.0,
         drift_window: int = 2_000,
         drift_window_seconds: float = 600.0,
@@ -188,6 +223,16 @@ class Sampler:
         self.ramp = ramp
         self.quantile_window = quantile_window
         self.feedback_labels = feedback_labels
+        if not isinstance(selector, str) or selector not in SELECTORS:
+            valid = ", ".join(sorted(SELECTORS))
+            raise ConfigurationError(f"selector: unknown rule {selector!r}; valid names: {valid}")
+        self.selector = selector
+        self.vu_step = vu_step
+        self.vu_delta = vu_delta
+        self.vu_window = vu_window
+        if isinstance(warmup_boost, bool) or not warmup_boost >= 1.0:
+            raise ConfigurationError(f"warmup_boost must be >= 1, got {warmup_boost!r}")
+        self.warmup_boost = float(warmup_boost)
         if isinstance(catch_up_labels, bool) or not catch_up_labels > 0:
             raise ConfigurationError(f"catch_up_labels must be > 0, got {catch_up_labels!r}")
         self.catch_up_labels = float(catch_up_labels)
@@ -251,13 +296,17 @@ class Sampler:
             "ramp": self.ramp,
             "quantile_window": self.quantile_window,
             "feedback_labels": self.feedback_labels,
+            "warmup_boost": self.warmup_boost,
             "max_pending": self.max_pending,
             "seed": self.seed,
         }
+        rule = SELECTORS[self.selector]
+        if rule is VariableUncertaintySelector:
+            common.update(vu_step=self.vu_step, vu_delta=self.vu_delta, vu_window=self.vu_window)
         if self.fraction is not None:
-            self._selector = Selector.for_fraction(self.fraction, **common)
+            self._selector = rule.for_fraction(self.fraction, **common)
         else:
-            self._selector = Selector(
+            self._selector = rule(
                 self.capacity_per_hour, self.cost_per_label, self.budget_per_day, **common
             )
         self._diversity = DiversityReservoir(strength=self.diversity) if self.diversity else None
@@ -314,6 +363,10 @@ class Sampler:
         # the feature space (measured: a production-margin run without it ended at
         # the majority rate on ImageSegments and SEA).
         cold = not self._model.is_warm
+        warmup = cold and self.warmup_boost > 1.0
+        if warmup:
+            # The warm-up's surplus is the selector's to work off, not the guard's.
+            self._gap = 0.0
         # Budget guard: a score distribution that collapses or trends (a tree whose
         # leaves all predict alike, a model that just split, a production model
         # drifting towards or away from confidence) makes rank-based selection starve
@@ -337,7 +390,7 @@ class Sampler:
         if self._diversity is not None and not cold:
             factor *= self._diversity.factor(self._vector(event))
         self._selector_now = t
-        sel = self._selector.decide(score, factor, t, cold=cold)
+        sel = self._selector.decide(score, factor, t, cold=cold, warmup=warmup)
         if sel.reason == "throttled" or sel.reason == "backpressure":
             self._count_selection()  # a blocked draw: not a deficit of the rule
         return Decision(
