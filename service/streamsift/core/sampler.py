@@ -130,8 +130,10 @@ class Sampler:
     warmup_boost
         Multiplier (>= 1) of the uniform sampling probability during the cold
         start (until the online model is warm), the surplus being worked off by
-        the selector's error feedback afterwards (fraction mode; in rate mode the
-        token bucket still caps it). Default 1.0 (off).
+        the selector's error feedback afterwards. A label bought while the model
+        is immature improves every later prediction, so front-loading the cold
+        start pays on short streams (docs/efficiency-notes.md). Fraction mode
+        only: in rate mode the capacity is the limit. Default 1.0 (off).
     catch_up_labels
         Budget guard: when the recorded selections fall this many labels behind
         the target, or run this many ahead of it (a score distribution that
@@ -363,7 +365,9 @@ class Sampler:
         # the feature space (measured: a production-margin run without it ended at
         # the majority rate on ImageSegments and SEA).
         cold = not self._model.is_warm
-        warmup = cold and self.warmup_boost > 1.0
+        # Warm-up boost, fraction mode only (in rate mode the token bucket holds the
+        # capacity whatever the probability asks for).
+        warmup = cold and self.warmup_boost > 1.0 and self.fraction is not None
         if warmup:
             # The warm-up's surplus is the selector's to work off, not the guard's.
             self._gap = 0.0
