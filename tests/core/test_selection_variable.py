@@ -230,7 +230,8 @@ def test_warmup_surplus_is_worked_off() -> None:
             selector.record(s, float(i))
             labels += 1
             warm_labels += warm
-    assert warm_labels > 2.5 * 50  # about four times the 50 a uniform warm-up would take
+    # 50 for a uniform warm-up; the boost stops at a surplus of feedback_labels / 4 = 50
+    assert 90 <= warm_labels <= 115
     assert abs(labels - 1000) <= 30
 
 
@@ -269,7 +270,7 @@ def test_sampler_selects_the_rule_by_name() -> None:
 
 
 def test_sampler_warmup_boost_buys_the_cold_start_sooner() -> None:
-    plain = Sampler(fraction=0.05, seed=4)
+    plain = Sampler(fraction=0.05, warmup_boost=1.0, seed=4)
     boosted = Sampler(fraction=0.05, warmup_boost=20.0, seed=4)
     _drive(plain, 300, seed=3)
     _drive(boosted, 300, seed=3)
@@ -278,3 +279,34 @@ def test_sampler_warmup_boost_buys_the_cold_start_sooner() -> None:
     # pickled mid-stream, a boosted sampler goes on identically
     twin = pickle.loads(pickle.dumps(boosted))
     assert _drive(boosted, 500, seed=9) == _drive(twin, 500, seed=9)
+
+
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**16), boost=st.sampled_from([2.0, 4.0, 20.0]))
+def test_endless_warmup_overspends_at_most_a_quarter_of_the_feedback(
+    seed: int, boost: float
+) -> None:
+    """A model that never warms: the boost pauses once the surplus reaches
+    feedback_labels / 4, so the count stays within that (and noise) of the target."""
+    selector = Selector.for_fraction(0.05, warmup_boost=boost, feedback_labels=200.0, seed=seed)
+    labels = sum(s.selected for s in _run(selector, [0.5] * 20_000, cold=True, warmup=True))
+    assert 1000 <= labels <= 1000 + 50 + 15
+
+
+def test_no_boost_without_feedback() -> None:
+    selector = Selector.for_fraction(
+        0.05, warmup_boost=4.0, feedback_labels=0.0, control_share=0.0, seed=0
+    )
+    assert selector.decide(0.5, 1.0, 0.0, cold=True, warmup=True).p == pytest.approx(0.05)
+
+
+def test_sampler_defaults_boost_the_warmup_in_fraction_mode_only() -> None:
+    s = Sampler(fraction=0.05)
+    assert (s.warmup_boost, s.min_labels, s.stability_window) == (4.0, 30, 15)
+    d = s.decide(CoreEvent("e0", {"a": 0.1}, 0.0))
+    assert d.arm in {"none", "bootstrap", "control"}
+    assert d.p == pytest.approx(0.05 * 0.05 + (1 - 0.05 * 0.05) * 4 * (0.05 - 0.0025) / 0.9975)
+    rate = Sampler(capacity_per_hour=3600.0)
+    events = [rate.decide(CoreEvent(f"e{i}", {"a": 0.1}, i * 0.01)) for i in range(3000)]
+    # rate mode: 1 label/s of capacity over 100 events/s, no boost of the 1 % target
+    assert events[-1].p == pytest.approx(0.01, rel=0.05)

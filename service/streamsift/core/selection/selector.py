@@ -98,7 +98,10 @@ class Selector:
         Multiplier (>= 1) of the uniform probability while the caller flags the
         model's warm-up (``decide(..., warmup=True)``): labels bought early improve
         every later prediction, and the feedback works the surplus off once the
-        warm-up ends (within ``feedback_labels / 2``). Default 1.0 (off).
+        warm-up ends. The boost pauses while the surplus exceeds
+        ``feedback_labels / 4`` (half of what the feedback can hold), so a long
+        warm-up cannot buy labels that would never be repaid; without feedback
+        there is no boost. Default 1.0 (off).
     seed
         Seed of the selector's ``random.Random``.
 
@@ -120,6 +123,7 @@ class Selector:
     #: Class defaults: selectors pickled before the warm-up boost restore without it.
     warmup_boost: float = 1.0
     _qa_warmup: float = 0.0
+    _warmup_limit: float = 0.0
 
     def __init__(
         self,
@@ -223,6 +227,7 @@ class Selector:
         self._counts: dict[str, int] = {"active": 0, "control": 0, "bootstrap": 0}
         self._deficit = 0.0
         self._half = self.feedback_labels / 2.0
+        self._warmup_limit = -self._half / 2.0
         self._since = 0
         self._last_refresh = -math.inf
         self._f = self._f_eff = self._c = self._qa = self._floor = self._u_top = self._slope = 0.0
@@ -249,7 +254,7 @@ class Selector:
         self._f_eff = f
         c = self._c = f * self.control_share
         qa = self._qa = (f - c) / (1.0 - c)
-        self._qa_warmup = min(1.0, self.warmup_boost * qa)
+        self._qa_warmup = min(1.0, self.warmup_boost * qa) if self.feedback_labels else qa
         self._floor = self.p_floor * qa
         self._u_top, self._slope = calibrate_ramp(qa, self._floor, self.ramp)
         self._threshold = hist.quantile(1.0 - qa)
@@ -294,7 +299,7 @@ class Selector:
         rng = self._rng.random
         c = self._c
         if cold:
-            pa = self._qa_warmup if warmup else self._qa
+            pa = self._qa_warmup if warmup and self._deficit > self._warmup_limit else self._qa
         else:
             pa = self._active_probability(x, rng())
         p = c + (1.0 - c) * pa
