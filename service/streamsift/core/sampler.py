@@ -136,7 +136,7 @@ class Sampler:
         start pays on short streams (docs/efficiency-notes.md). Fraction mode
         only: in rate mode the capacity is the limit. Default 4.0: over the six
         reference streams at 5 % (five seeds) the geometric-mean savings rose from
-        2.28x to 3.54x and the worst stream from 1.12x to 2.18x. The boost pauses
+        2.28x to 3.56x and the worst stream from 1.12x to 2.18x. The boost pauses
         while the surplus exceeds ``feedback_labels / 4``.
     catch_up_labels
         Budget guard: when the recorded selections fall this many labels behind
