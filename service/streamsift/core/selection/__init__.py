@@ -15,6 +15,10 @@ from streamsift.core.selection.ramp import calibrate_ramp, ramp_probability
 from streamsift.core.selection.rate import EwmaRate
 from streamsift.core.selection.result import Selection, SelectionError
 from streamsift.core.selection.selector import Selector
+from streamsift.core.selection.variable import (
+    VariableUncertaintySelector,
+    variable_uncertainty_probability,
+)
 from streamsift.core.selection.window import BatchWindow
 
 __all__ = [
@@ -30,9 +34,11 @@ __all__ = [
     "SelectionError",
     "Selector",
     "TokenBucket",
+    "VariableUncertaintySelector",
     "calibrate_ramp",
     "ramp_probability",
     "select_batch",
     "target_fraction",
+    "variable_uncertainty_probability",
     "wilson_interval",
 ]

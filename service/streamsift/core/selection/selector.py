@@ -18,7 +18,9 @@ The rule, for each event with boosted score ``x = score * boost``:
 2. The control arm takes ``c = f_eff * control_share`` of events uniformly; the
    other arm selects with ``p_a`` chosen so that ``c + (1 - c) E[p_a] = f_eff``,
    i.e. ``E[p_a] = q_a = (f_eff - c) / (1 - c)``.
-3. Cold (``cold=True``): ``p_a = q_a`` (uniform, arm ``bootstrap``). Warm:
+3. Cold (``cold=True``): ``p_a = q_a`` (uniform, arm ``bootstrap``); during the
+   model's warm-up (``warmup=True`` as well) ``p_a = min(1, warmup_boost * q_a)``,
+   the surplus being repaid afterwards by the error feedback. Warm:
    ``p_a = ramp(u)`` with ``u`` the randomised rank of ``x`` among recent boosted
    scores and the ramp of :mod:`streamsift.core.selection.ramp` calibrated so that
    ``E[p_a] = q_a`` exactly, with a floor of ``p_floor * q_a`` (arm ``active``).
@@ -92,6 +94,14 @@ class Selector:
         How measured label arrivals cap the target rate (see :class:`LabelBudget`).
     feedback_labels
         Error-feedback horizon in labels (>= 0; 0 disables it). Default 50.
+    warmup_boost
+        Multiplier (>= 1) of the uniform probability while the caller flags the
+        model's warm-up (``decide(..., warmup=True)``): labels bought early improve
+        every later prediction, and the feedback works the surplus off once the
+        warm-up ends. The boost pauses while the surplus exceeds
+        ``feedback_labels / 4`` (half of what the feedback can hold), so a long
+        warm-up cannot buy labels that would never be repaid; without feedback
+        there is no boost. Default 1.0 (off).
     seed
         Seed of the selector's ``random.Random``.
 
@@ -110,6 +120,10 @@ class Selector:
 
     #: Class default: selectors pickled before in-flight accounting restore with none.
     _in_flight: int = 0
+    #: Class defaults: selectors pickled before the warm-up boost restore without it.
+    warmup_boost: float = 1.0
+    _qa_warmup: float = 0.0
+    _warmup_limit: float = 0.0
 
     def __init__(
         self,
@@ -135,6 +149,7 @@ class Selector:
         min_arrivals: int = 50,
         arrival_halflife_seconds: float = 900.0,
         feedback_labels: float = 50.0,
+        warmup_boost: float = 1.0,
         seed: int = 0,
     ) -> None:
         self.capacity_per_hour = capacity_per_hour
@@ -170,6 +185,7 @@ class Selector:
         self.min_arrivals = min_arrivals
         self.arrival_halflife_seconds = arrival_halflife_seconds
         self.feedback_labels = check_float("feedback_labels", feedback_labels, low=0.0)
+        self.warmup_boost = check_float("warmup_boost", warmup_boost, low=1.0)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         self._reset()
 
@@ -211,9 +227,11 @@ class Selector:
         self._counts: dict[str, int] = {"active": 0, "control": 0, "bootstrap": 0}
         self._deficit = 0.0
         self._half = self.feedback_labels / 2.0
+        self._warmup_limit = -self._half / 2.0
         self._since = 0
         self._last_refresh = -math.inf
         self._f = self._f_eff = self._c = self._qa = self._floor = self._u_top = self._slope = 0.0
+        self._qa_warmup = 0.0
         self._threshold = 0.0
         self._target_rate = math.nan
 
@@ -236,6 +254,7 @@ class Selector:
         self._f_eff = f
         c = self._c = f * self.control_share
         qa = self._qa = (f - c) / (1.0 - c)
+        self._qa_warmup = min(1.0, self.warmup_boost * qa) if self.feedback_labels else qa
         self._floor = self.p_floor * qa
         self._u_top, self._slope = calibrate_ramp(qa, self._floor, self.ramp)
         self._threshold = hist.quantile(1.0 - qa)
@@ -245,7 +264,13 @@ class Selector:
         self._deficit = min(max(self._deficit + amount, -half), half)
 
     def decide(
-        self, score: float, boost: float = 1.0, now: float = 0.0, *, cold: bool
+        self,
+        score: float,
+        boost: float = 1.0,
+        now: float = 0.0,
+        *,
+        cold: bool,
+        warmup: bool = False,
     ) -> Selection:
         """Decide on one event; only observations change (nothing is recorded).
 
@@ -259,6 +284,9 @@ class Selector:
             Event time in seconds (explicit, so the simulator controls time).
         cold
             ``True`` while the online model is not warm: uniform bootstrap sampling.
+        warmup
+            With ``cold``: the model is in its warm-up, sample ``warmup_boost`` times
+            the uniform probability.
         """
         x = score * boost
         if not x >= 0.0:  # negative or NaN
@@ -271,15 +299,9 @@ class Selector:
         rng = self._rng.random
         c = self._c
         if cold:
-            pa = self._qa
+            pa = self._qa_warmup if warmup and self._deficit > self._warmup_limit else self._qa
         else:
-            d = self._u_top - hist.rank(x, rng())
-            if d <= 0.0:
-                pa = 1.0
-            else:
-                pa = 1.0 - self._slope * d
-                if pa < self._floor:
-                    pa = self._floor
+            pa = self._active_probability(x, rng())
         p = c + (1.0 - c) * pa
         f = self._f
         r = rng()
@@ -309,6 +331,19 @@ class Selector:
             return Selection(False, "none", p, reason, threshold, self._f_eff, x)
         self._in_flight += 1
         return Selection(True, arm, p, reason, threshold, self._f_eff, x)
+
+    def _active_probability(self, x: float, u: float) -> float:
+        """The active arm's probability ``p_a`` for a warm event of boosted score ``x``.
+
+        ``u`` is a uniform draw in [0, 1) (here: the randomisation of the rank). The
+        ramp on the randomised rank of ``x``, floored at ``p_floor * q_a``; subclasses
+        replace the rule and keep everything else (control arm, gates, feedback).
+        """
+        d = self._u_top - self._hist.rank(x, u)
+        if d <= 0.0:
+            return 1.0
+        pa = 1.0 - self._slope * d
+        return pa if pa > self._floor else self._floor
 
     def set_capacity_share(self, share: float, now: float) -> None:
         """Use ``share`` (in (0, 1]) of the capacity, money budget and pending limit.
