@@ -235,7 +235,7 @@ class OnlineModel:
     >>> online.labels_seen, online.classes, online.is_warm
     (1000, [False, True], True)
     >>> round(online.prequential_accuracy, 2)
-    0.91
+    0.9
     """
 
     def __init__(
