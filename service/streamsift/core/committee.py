@@ -86,7 +86,7 @@ class Committee:
     >>> [round(p[True], 3) for p in committee.member_probas(x)]
     [0.187, 0.204, 0.093]
     >>> round(committee.predict_proba_one(x)[True], 3), committee.predict_one(x), y
-    (0.257, False, False)
+    (0.162, False, False)
     """
 
     def __init__(
