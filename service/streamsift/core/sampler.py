@@ -136,8 +136,11 @@ class Sampler:
         start pays on short streams (docs/efficiency-notes.md). Fraction mode
         only: in rate mode the capacity is the limit. Default 4.0: over the six
         reference streams at 5 % (five seeds) the geometric-mean savings rose from
-        2.28x to 3.56x and the worst stream from 1.12x to 2.18x. The boost pauses
-        while the surplus exceeds ``feedback_labels / 4``.
+        2.28x to 3.56x and the worst stream from 1.12x to 2.18x with the tree that
+        resampled its labels (Poisson(1)); with the default tree since (no
+        resampling) 2.08x / 0.84x against 2.33x / 0.97x without the boost, within
+        the seed noise (docs/benchmarks.md). The boost pauses while the surplus
+        exceeds ``feedback_labels / 4``.
     catch_up_labels
         Budget guard: when the recorded selections fall this many labels behind
         the target, or run this many ahead of it (a score distribution that
