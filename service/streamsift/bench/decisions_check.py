@@ -37,15 +37,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
-from prometheus_client import CollectorRegistry
-
+from streamsift.bench.scorer_bench import memory_scorer
 from streamsift.config import Settings
 from streamsift.core.types import Decision, LabelledItem, Proba
 from streamsift.factory import build_sampler
-from streamsift.metrics import Metrics
-from streamsift.stream.ports import MemorySink
 from streamsift.stream.records import SourceRecord
-from streamsift.stream.scorer import Scorer
 from streamsift.tools.synthetic import SyntheticEvent, SyntheticStream
 
 __all__ = ["bad_payloads", "run_check"]
@@ -177,14 +173,6 @@ class _Ids:
         return uuid.UUID(int=self._rng.getrandbits(128), version=4)
 
 
-class _NoReader:
-    async def decision_tail(self, partition: int, want_ids: int) -> list[Any]:
-        return []
-
-    async def request_ids_since(self, since: float) -> set[str]:
-        return set()
-
-
 def _decision_line(d: Decision) -> dict[str, Any]:
     return {
         "id": d.event_id,
@@ -220,17 +208,7 @@ def run_check(seed: int = 0, n_events: int = 6_000, batch: int = 250) -> Iterato
 
     sampler.decide = decide  # type: ignore[method-assign]
     clock_now = [1_767_225_600.0]
-    sink = MemorySink()
-    scorer = Scorer(
-        settings,
-        sampler,
-        sink,
-        Metrics(CollectorRegistry()),
-        _NoReader(),
-        input_partitions=4,
-        worker_id="check",
-        clock=lambda: clock_now[0],
-    )
+    scorer, sink = memory_scorer(sampler, settings, worker_id="check", clock=lambda: clock_now[0])
     items = _records(seed, n_events)
     truth = {ev.event_id: ev for _, ev in items if ev is not None}
     records = [

@@ -95,7 +95,15 @@ class _NoReader:
         return set()
 
 
-def _scorer(sampler: Any, settings: Settings) -> tuple[Scorer, MemorySink]:
+def memory_scorer(
+    sampler: Any,
+    settings: Settings,
+    *,
+    worker_id: str = "bench",
+    clock: Callable[[], float] = time.time,
+) -> tuple[Scorer, MemorySink]:
+    """A scorer over 4 input partitions sending to a memory sink, with no decision log
+    to read back (also the scorer of :mod:`streamsift.bench.decisions_check`)."""
     sink = MemorySink()
     scorer = Scorer(
         settings,
@@ -104,7 +112,8 @@ def _scorer(sampler: Any, settings: Settings) -> tuple[Scorer, MemorySink]:
         Metrics(CollectorRegistry()),
         _NoReader(),
         input_partitions=4,
-        worker_id="bench",
+        worker_id=worker_id,
+        clock=clock,
     )
     return scorer, sink
 
@@ -179,10 +188,13 @@ def run_scorer_bench(
     n = len(records)
     lines = []
     for name, make in (
-        ("scorer.process, stream layer (stub sampler)", lambda: _scorer(_StubSampler(), settings)),
+        (
+            "scorer.process, stream layer (stub sampler)",
+            lambda: memory_scorer(_StubSampler(), settings),
+        ),
         (
             "scorer.process, full (default Sampler, warm)",
-            lambda: _scorer(_warm_sampler(settings, warm_stream), settings),
+            lambda: memory_scorer(_warm_sampler(settings, warm_stream), settings),
         ),
     ):
         # each repeat is bracketed by its own baseline, so that a busy machine slows

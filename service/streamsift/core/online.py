@@ -171,13 +171,7 @@ def hat_predict_proba(
                 proba[k] += v
             except KeyError:
                 proba[k] = v
-    total = sum(proba.values())  # normalize_values_in_dict(proba), in place
-    if total == 0 or math.isnan(total):
-        return proba
-    m = 1 / total
-    for k, v in proba.items():
-        proba[k] = v * m
-    return proba
+    return _scaled(proba, sum(proba.values()))  # normalize_values_in_dict(proba), in place
 
 
 def _fast_tree(model: object) -> tuple[Any, Any] | None:
