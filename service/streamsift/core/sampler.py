@@ -145,8 +145,11 @@ class Sampler:
         reference streams at 5 % (five seeds) the geometric-mean savings rose from
         2.28x to 3.56x and the worst stream from 1.12x to 2.18x with the tree that
         resampled its labels (Poisson(1)); with the default tree since (no
-        resampling) 2.08x / 0.84x against 2.33x / 0.97x without the boost, within
-        the seed noise (docs/benchmarks.md). The boost pauses while the surplus
+        resampling) and the budget guard of the time, 2.08x / 0.84x against
+        2.33x / 0.97x without the boost. With the guard's single account and
+        ``p_floor=0.25`` (seeds 0-7): 3.81x / 2.17x, against 2.43x / 1.20x
+        without the boost (which also turns off the boosted catch-up of the
+        guard, see ``catch_up_labels``). The boost pauses while the surplus
         exceeds ``feedback_labels / 4``.
     catch_up_labels
         Budget guard: when the recorded selections fall this many labels behind
