@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     cost_per_label: float = Field(default=0.5, ge=0)
     budget_per_day: float | None = Field(default=None, gt=0)
     control_share: float = Field(default=0.05, ge=0, lt=1)
-    p_floor: float = Field(default=0.01, gt=0, le=1)
+    p_floor: float = Field(default=0.25, gt=0, le=1)  # core.sampler.Sampler's default
     max_pending: int = Field(default=10_000, ge=1)
     pending_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
     labeller_features: tuple[str, ...] | None = Field(

@@ -71,10 +71,30 @@ def test_same_seed_same_json(small_json: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("spec", ["synth:sea", "synth:hyperplane"])
 def test_realised_fraction_matches_the_budget(spec: str) -> None:
+    """The budget guard's bounds: at most ``catch_up_labels`` (25) behind the target, and
+    ahead by at most that plus the warm-up boost's surplus (``feedback_labels / 4``, 50),
+    which the selector's feedback repays over about ``feedback_labels / f`` events: on
+    6,000 events part of it is still outstanding."""
     stream = load_stream(spec, n=6000, seed=1)
     config = SimConfig(budget=0.05, seed=1)
     result, _ = run_strategy(prepare(stream, config), config)
-    assert abs(result.labelled_fraction / 0.05 - 1.0) < 0.1
+    target = 0.05 * result.events
+    assert -25 <= result.labels_used - target <= 25 + 50
+    assert abs(result.labelled_fraction / 0.05 - 1.0) < 0.15
+
+
+def test_budget_guard_does_not_fight_the_warmup_repayment() -> None:
+    """The selector repays the warm-up's surplus by selecting less; a guard counting
+    against the nominal target alone took that for a deficit and sampled uniformly
+    for good (this seed: 0 active picks of 298 labels, accuracy 0.81). One account:
+    the active arm gets the budget."""
+    stream = load_stream("synth:sea", n=6000, seed=0)
+    config = SimConfig(budget=0.05, seed=0)
+    result, _ = run_strategy(prepare(stream, config), config)
+    arms = result.extra["labels_by_arm"]
+    assert arms["active"] > 0.6 * result.labels_used
+    assert arms["bootstrap"] < 0.3 * result.labels_used
+    assert result.accuracy > 0.83
 
 
 def test_production_prefix_is_excluded_and_frozen() -> None:

@@ -95,8 +95,10 @@ def _hoeffding(seed: int) -> Classifier:
     # No bootstrap resampling (river's default draws a Poisson(1) weight per label):
     # with a few hundred actively chosen labels it only adds variance. Replaying a
     # worker's 623 training labels, 4 of 10 seeds ended predicting one minority class
-    # (accuracy 0.28 on fresh events, majority 0.56) against 0.79 without it; on the
-    # reference streams label efficiency did not change beyond the seed noise.
+    # (accuracy 0.28 on fresh events, majority 0.56) against 0.79 without it. It cost
+    # label efficiency on the reference streams (five seeds, 5 %): geometric-mean
+    # savings 3.56x / worst stream 2.18x with resampling, 2.08x / 0.84x without
+    # (docs/benchmarks.md, "Current default").
     model = tree.HoeffdingAdaptiveTreeClassifier(
         grace_period=50, leaf_prediction="nba", delta=1e-5, seed=seed, bootstrap_sampling=False
     )

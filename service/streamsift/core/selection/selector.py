@@ -429,6 +429,12 @@ class Selector:
         return self._f
 
     @property
+    def surplus_allowance(self) -> float:
+        """Labels the warm-up boost may buy ahead of the target (``feedback_labels / 4``
+        with a boost, else 0): the error feedback repays them afterwards."""
+        return -self._warmup_limit if self.warmup_boost > 1.0 else 0.0
+
+    @property
     def target_label_rate(self) -> float:
         """Target labels per second (fraction mode: fraction times the event rate)."""
         return self._target_rate
