@@ -35,9 +35,9 @@ from river.tree.nodes.hatc_nodes import (
 from river.tree.splitter.gaussian_splitter import GaussianSplitter
 from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
 
-__all__ = ["CompiledHat"]
+from streamsift.core.models import _clean
 
-_MISSING: Any = object()
+__all__ = ["CompiledHat"]
 
 # Node tags (first item of each compiled node tuple).
 _FALLBACK = 0  # ask hat_predict_proba
@@ -56,8 +56,10 @@ class CompiledHat:
     Parameters
     ----------
     hat
-        The tree. It must not learn while the compiled form is in use (compile again
-        after it learnt); :meth:`predict` reads river's objects only on fallbacks.
+        The tree, the last step of a pipeline whose first step is
+        :func:`streamsift.core.models._clean` (the default base model). It must not
+        learn while the compiled form is in use (compile again after it learnt);
+        :meth:`predict` reads river's objects only on fallbacks.
 
     Examples
     --------
@@ -208,13 +210,15 @@ class CompiledHat:
     # -- predict -------------------------------------------------------------------
 
     def predict_many(self, xs: Iterable[dict[str, Any]]) -> list[dict[Any, float]]:
-        """``hat_predict_proba(hat, x)`` for each cleaned feature mapping ``x``."""
+        """:meth:`predict` of each feature mapping."""
         predict = self.predict
         return [predict(x) for x in xs]
 
     def predict(self, x: dict[str, Any]) -> dict[Any, float]:
-        """``hat_predict_proba(hat, x)`` of one feature mapping without missing values
-        (the pipeline's cleaning step already applied)."""
+        """``hat_predict_proba(hat, clean(x))`` of one feature mapping, ``clean`` being
+        :func:`streamsift.core.models._clean` (the default pipeline's first step, which
+        drops ``None`` and NaN): such values count as missing here, and the mapping is
+        cleaned only for a fallback."""
         node = self._root
         if node is None:
             return {c: 0.0 for c in self.keys}
@@ -222,8 +226,8 @@ class CompiledHat:
         while True:
             tag = node[0]
             if tag == _NUM:
-                v = get(node[1], _MISSING)
-                if v is _MISSING:
+                v = get(node[1])
+                if v is None or (v != v and isinstance(v, float)):
                     return self._fallback(x)
                 node = node[3] if v <= node[2] else node[4]
             elif tag == _NB:
@@ -231,13 +235,15 @@ class CompiledHat:
             elif tag == _CONST:
                 return dict(node[1])
             elif tag == _NOM:
-                v = get(node[1], _MISSING)
-                if v is _MISSING:
+                v = get(node[1])
+                if v is None or (v != v and isinstance(v, float)):
                     return self._fallback(x)
                 node = node[3] if v == node[2] else node[4]
             elif tag == _MULTI:
-                v = get(node[1], _MISSING)
-                child = None if v is _MISSING else node[2].get(v)
+                v = get(node[1])
+                if v is None or (v != v and isinstance(v, float)):
+                    return self._fallback(x)
+                child = node[2].get(v)
                 if child is None:
                     return self._fallback(x)
                 node = child
@@ -248,7 +254,7 @@ class CompiledHat:
         from streamsift.core.online import hat_predict_proba
 
         self.fallbacks += 1
-        return hat_predict_proba(self.hat, x)
+        return hat_predict_proba(self.hat, _clean(x))
 
     @staticmethod
     def _nb(node: tuple[Any, ...], x: dict[str, Any]) -> dict[Any, float]:
@@ -260,8 +266,8 @@ class CompiledHat:
         get = x.get
         exp = math.exp
         for att, gauss, per_class in atts:
-            v = get(att, _MISSING)
-            if v is _MISSING:
+            v = get(att)
+            if v is None or (v != v and isinstance(v, float)):  # missing: _clean drops it
                 continue
             if gauss:
                 for i in range(n):

@@ -38,7 +38,13 @@ from river.tree.utils import do_naive_bayes_prediction
 
 from streamsift.core.committee import Committee, _check_name
 from streamsift.core.compiled import CompiledHat
-from streamsift.core.models import DEFAULT_BASE_MODEL, Classifier, accepts_weight, make_model
+from streamsift.core.models import (
+    DEFAULT_BASE_MODEL,
+    Classifier,
+    _clean,
+    accepts_weight,
+    make_model,
+)
 from streamsift.core.types import Features, Label
 from streamsift.errors import ConfigurationError, SchemaError
 
@@ -368,6 +374,8 @@ class OnlineModel:
         if cached is None or cached[0] != key or cached[0][0] is not hat:
             cached = self._compiled = (key, CompiledHat(hat))
         predict = cached[1].predict
+        if clean is _clean:  # the compiled tree skips missing values itself
+            return [predict(x if isinstance(x, dict) else dict(x)) for x in xs]
         return [predict(clean(x if isinstance(x, dict) else dict(x))) for x in xs]
 
     def predict_one(self, x: Features) -> Label | None:
