@@ -28,7 +28,7 @@ from streamsift.core.selection import (
     VariableUncertaintySelector,
 )
 from streamsift.core.types import CoreEvent, Decision, Label, LabelledItem, Proba, ScoringInputs
-from streamsift.core.uncertainty import entropy, make_strategy
+from streamsift.core.uncertainty import _Single, entropy, make_strategy
 from streamsift.errors import ConfigurationError
 
 __all__ = ["DEFAULT_SELECTOR", "DEFAULT_STRATEGY", "SELECTORS", "Sampler", "SamplerState"]
@@ -544,37 +544,65 @@ class Sampler:
                         onlines[i] = model.predict_proba_one(events[i].features)
                     except Exception as exc:
                         failed[i] = exc
-        prepared: list[tuple[float, float, list[DriftResult]] | None] = [None] * n
         committee_always = self._needs_committee
         committee_fallback = self._fallback_committee
         committee_probas = self._model.committee_probas
-        score_one = self._strategy.score_one
-        update = self._monitor.update
-        boost_of = self._monitor.boost
+        strategy: Any = self._strategy
+        score_one = strategy.score_one
+        single = (
+            isinstance(strategy, _Single)
+            and type(strategy).score_one is _Single.score_one
+            and "score_one" not in strategy.__dict__
+        )
+        if single:  # _Single.score_one without its ScoringInputs, same arithmetic
+            score_of, n_classes = strategy._score, strategy.n_classes
+            production_first = strategy._production_first
+        scores = [0.0] * n
+        monitored: list[str | None] = [None] * n
+        drift_scores = [0.0] * n
+        predicted: list[Label | None] = [None] * n
         for i, e in enumerate(events):
             if failed[i] is not None:
                 continue
             try:
-                x = e.features
                 proba = e.proba
                 online = onlines[i]
-                committee = (
-                    committee_probas(x)
-                    if committee_always or (not proba and committee_fallback)
-                    else None
-                )
-                score = score_one(ScoringInputs(proba, online, committee))
-                if proba:
-                    predicted = _argmax(proba)
-                    drift_score = entropy(proba)
+                if single and not committee_always:
+                    source = (proba or online) if production_first else (online or proba)
+                    score = score_of(source, n_classes) if source else 1.0
                 else:
-                    predicted = _argmax(online)
-                    drift_score = score
-                region = regions[i]
-                drift = update(region, x, drift_score, predicted, e.timestamp)
-                prepared[i] = (score, boost_of(region), drift)
+                    committee = (
+                        committee_probas(e.features)
+                        if committee_always or (not proba and committee_fallback)
+                        else None
+                    )
+                    score = score_one(ScoringInputs(proba, online, committee))
+                if proba:
+                    predicted[i] = _argmax(proba)
+                    drift_scores[i] = entropy(proba)
+                else:
+                    predicted[i] = _argmax(online)
+                    drift_scores[i] = score
             except Exception as exc:
                 failed[i] = exc
+                continue
+            scores[i] = score
+            monitored[i] = regions[i]
+        updates = self._monitor.update_many(
+            monitored,
+            [e.features for e in events],
+            drift_scores,
+            predicted,
+            [e.timestamp for e in events],
+        )
+        prepared: list[tuple[float, float, list[DriftResult]] | None] = [None] * n
+        for i, update in enumerate(updates):
+            if monitored[i] is None:
+                continue
+            if isinstance(update, Exception):
+                failed[i] = update
+            else:
+                prepared[i] = (scores[i], update[1], update[0])
         return self._finishing(events, times, regions, prepared, failed)
 
     def _finishing(
