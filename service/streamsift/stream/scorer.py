@@ -1,14 +1,20 @@
 """The scorer: decode a batch of inference events, decide, log, request, count.
 
 :meth:`Scorer.process` is everything the scorer does with one batch polled
-from inference-events; it holds no scoring logic (that is ``Sampler.decide``).
+from inference-events; it holds no scoring logic (that is the Sampler's).
 Per batch, in this order:
 
 1. rebuild the dedupe set of any input partition seen for the first time since it
    was assigned, finishing requests a crashed worker logged but never sent
    (:mod:`streamsift.stream.recovery`);
-2. decode and validate every record (bad ones become dead letters), drop ids
-   already decided (counted), call ``Sampler.decide`` on the rest;
+2. decode and validate every record (bad ones become dead letters, sent in record
+   order once the batch is decided), drop ids already decided (counted), and
+   decide the rest with ``Sampler.decisions`` (the decisions of ``Sampler.decide``
+   per event, the batch's independent work done at once; a sampler without it is
+   asked ``decide`` per event), building the request of each selected event before
+   the next event's selection. A record whose event id is already among the
+   batch's undecided records is checked for duplicates only after those are
+   decided, as when each record was decided in turn;
 3. send the decision-log records and dead letters and wait for their acks;
 4. send the pending items of the selected events, wait; then their label requests
    and the drift events, wait;
