@@ -286,3 +286,37 @@ def test_columns_equal_the_row_by_row_rule(seed: int) -> None:
     }
     assert {k: list(c.items()) for k, c in columns.categorical.items()} == labels
     assert list(columns.predictions.items()) == predictions
+
+
+def test_update_many_equals_update_then_boost() -> None:
+    rng = random.Random(4)
+    one = DriftMonitor(window_size=60, window_seconds=30.0, min_events=10)
+    many = DriftMonitor(window_size=60, window_seconds=30.0, min_events=10)
+    t = 0.0
+    regions, xs, scores, preds, ts = [], [], [], [], []
+    for i in range(3_000):
+        t += rng.expovariate(2.0 if i < 1_500 else 0.2)  # later events far apart
+        regions.append(rng.choice(("a", "b", "c", None)))
+        shift = 2.0 if i > 2_000 else 0.0
+        xs.append({"x": rng.gauss(shift, 1.0), "k": rng.choice("pq")})
+        scores.append(rng.random())
+        preds.append(rng.choice(("y", "n")))
+        ts.append(t)
+    want = [
+        ([], 1.0) if r is None else (one.update(r, x, s, p, tt), one.boost(r))
+        for r, x, s, p, tt in zip(regions, xs, scores, preds, ts, strict=True)
+    ]
+    got = []
+    for k in range(0, 3_000, 250):
+        got.extend(
+            many.update_many(
+                regions[k : k + 250],
+                xs[k : k + 250],
+                scores[k : k + 250],
+                preds[k : k + 250],
+                ts[k : k + 250],
+            )
+        )
+    assert repr(got) == repr(want)
+    assert sum(len(d) for d, _ in want) > 20  # windows closed by size and by time
+    assert one.windows_closed == many.windows_closed

@@ -216,3 +216,53 @@ def test_drift_results_become_drift_events_keyed_by_region() -> None:
     assert body["features"][0]["psi"] == 0.35
     assert value(reg, "drift_ks_statistic", region="eu", feature="age") == 0.4
     assert value(reg, "drift_events_total", region="eu", drifted="true") == 1
+
+
+class _DecideOnly:
+    """A Sampler seen without ``decisions``: the scorer asks ``decide`` per event."""
+
+    def __init__(self, sampler: Any) -> None:
+        self._sampler = sampler
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "decisions":
+            raise AttributeError(name)
+        return getattr(self._sampler, name)
+
+
+def test_batch_decisions_send_what_per_event_decide_sends(monkeypatch: Any) -> None:
+    """Invalid records, redeliveries and repeated ids inside one batch (the segment
+    rule), redundancy and gold: byte-identical messages with Sampler.decisions and
+    with decide per event."""
+    import random as _random
+    import uuid as _uuid
+
+    from streamsift.bench.decisions_check import _records
+    from streamsift.bench.scorer_bench import memory_scorer
+    from streamsift.factory import build_sampler
+
+    settings = Settings(
+        seed=1, capacity_per_hour=36_000, max_pending=1_000_000, drift_window_events=300
+    )
+    items = _records(1, 1_200)
+    records = [
+        SourceRecord("streamsift.inference-events", i % 3, i // 3, None, raw, 1.8e9 + i * 0.01)
+        for i, (raw, _) in enumerate(items)
+    ]
+    # a batch that repeats an id of its own, twice, among other records
+    records[40:40] = [records[10], records[12], records[10]]
+    sent = []
+    for wrap in (False, True):
+        rng = _random.Random(5)
+        monkeypatch.setattr(_uuid, "uuid4", lambda rng=rng: _uuid.UUID(int=rng.getrandbits(128)))
+        sampler = build_sampler(settings)
+        scorer, sink = memory_scorer(
+            _DecideOnly(sampler) if wrap else sampler, settings, clock=lambda: 1.8e9
+        )
+        reports = [run(scorer.process(records[k : k + 100])) for k in range(0, len(records), 100)]
+        sent.append((reports, [(m.topic, m.key, m.partition, m.value) for m in sink.sent]))
+    assert sent[0] == sent[1]
+    reports = sent[0][0]
+    assert reports[0].duplicates >= 2  # the repeated ids, decided once
+    assert sum(r.duplicates for r in reports) > 3 and sum(r.invalid for r in reports) > 10
+    assert sum(r.selected for r in reports) > 0

@@ -207,6 +207,17 @@ def run_check(seed: int = 0, n_events: int = 6_000, batch: int = 250) -> Iterato
         return d
 
     sampler.decide = decide  # type: ignore[method-assign]
+    real_decisions = getattr(sampler, "decisions", None)
+
+    def decisions_of(events: Any, now: Any = None) -> Iterator[Any]:
+        assert real_decisions is not None
+        for d in real_decisions(events, now):
+            if isinstance(d, Decision):
+                decisions.append(d)
+            yield d
+
+    if real_decisions is not None:  # the scorer decides batches through it
+        sampler.decisions = decisions_of  # type: ignore[method-assign]
     clock_now = [1_767_225_600.0]
     scorer, sink = memory_scorer(sampler, settings, worker_id="check", clock=lambda: clock_now[0])
     items = _records(seed, n_events)

@@ -16,7 +16,12 @@ Each is reported in µs per event (best repeat) and as a ratio against
 after every repeat (the median of the per-repeat ratios), which is what to
 compare across machines; ``json.loads`` is shown as best figure / median ratio.
 
-Run: ``python -m streamsift.bench.scorer_bench [--events N] [--batch B]``.
+With ``--decide``, the sampler alone as well: ``Sampler.decide`` called per event
+against ``Sampler.decide_batch`` per batch, on copies of one warm sampler and of one
+grown on 5,000 labels (a larger tree), with the same events, times and baseline.
+
+Run: ``python -m streamsift.bench.scorer_bench [--events N] [--batch B] [--cpu]
+[--decide]``.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import pickle
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +45,7 @@ from streamsift.stream.decisions import DecisionBatch
 from streamsift.stream.ports import MemorySink
 from streamsift.stream.records import SourceRecord
 from streamsift.stream.scorer import Scorer
-from streamsift.tools.synthetic import SyntheticStream
+from streamsift.tools.synthetic import SyntheticEvent, SyntheticStream
 
 __all__ = ["run_scorer_bench"]
 
@@ -79,6 +85,13 @@ class _StubSampler:
             model_version=0,
             strategy="stub",
         )
+
+    def decisions(
+        self, events: Sequence[CoreEvent], now: Sequence[float]
+    ) -> Iterator[Decision | Exception]:
+        """``decide`` of each event, lazily (the shape of ``Sampler.decisions``)."""
+        for event, t in zip(events, now, strict=True):
+            yield self.decide(event, t)
 
     def confirm(self, decision: Decision, now: float) -> None:
         return None
@@ -166,9 +179,17 @@ def _loads_us(
 
 
 def run_scorer_bench(
-    n_events: int = 20_000, batch: int = 500, seed: int = 0, repeats: int = 3, cpu: bool = False
+    n_events: int = 20_000,
+    batch: int = 500,
+    seed: int = 0,
+    repeats: int = 3,
+    cpu: bool = False,
+    decide: bool = False,
 ) -> dict[str, Any]:
     """Time ``Scorer.process``; return ``{"lines": [...], "n_events", "batch"}``.
+
+    ``decide``: also time the sampler alone, ``Sampler.decide`` per event against
+    ``Sampler.decide_batch`` per batch (a warm sampler and one grown on 5,000 labels).
 
     ``cpu``: time with the process CPU clock instead of the wall clock (what a
     shared, loaded machine disturbs least: time spent waiting for a core is not
@@ -215,7 +236,71 @@ def run_scorer_bench(
                 "ratio": round(statistics.median(ratios), 2),
             }
         )
+    if decide:
+        lines.extend(_decide_lines(settings, events, batch, repeats, clock, payloads))
     return {"lines": lines, "n_events": n, "batch": batch}
+
+
+def _grown_sampler(settings: Settings, stream: SyntheticStream, labels: int) -> Any:
+    """The default Sampler after ``labels`` labels (a grown tree, not just a warm one)."""
+    from streamsift.factory import build_sampler
+
+    sampler = build_sampler(settings)
+    for ev in stream.take(labels):
+        sampler.learn(LabelledItem(ev.event_id, ev.features, ev.label, p=1.0, arm="bootstrap"))
+    return sampler
+
+
+def _decide_lines(
+    settings: Settings,
+    events: Sequence[SyntheticEvent],
+    batch: int,
+    repeats: int,
+    clock: Callable[[], float],
+    payloads: Sequence[bytes],
+) -> list[dict[str, Any]]:
+    """The sampler alone: ``decide`` per event against ``decide_batch`` per batch, on
+    copies of one sampler (warm, then grown on 5,000 labels), same events and times."""
+    cores = [e.to_core_event() for e in events]
+    times = [1.7e9 + i * 0.01 for i in range(len(cores))]
+    n = len(cores)
+    lines = []
+    for label, sampler in (
+        ("warm", _warm_sampler(settings, SyntheticStream(seed=settings.seed + 1))),
+        ("5,000 labels", _grown_sampler(settings, SyntheticStream(seed=settings.seed + 2), 5_000)),
+    ):
+        blob = pickle.dumps(sampler)
+
+        def one(s: Any) -> None:
+            decide = s.decide
+            for e, t in zip(cores, times, strict=True):
+                decide(e, t)
+
+        def many(s: Any) -> None:
+            for k in range(0, n, batch):
+                s.decide_batch(cores[k : k + batch], times[k : k + batch])
+
+        for name, run in (("decide per event", one), ("decide_batch", many)):
+            figures, ratios = [], []
+            for _ in range(repeats):
+                copy = pickle.loads(blob)
+                before = _loads_us(payloads, 1, clock)
+                t0 = clock()
+                run(copy)
+                us = (clock() - t0) / n * 1e6
+                after = _loads_us(payloads, 1, clock)
+                figures.append(us)
+                ratios.append(us / ((before + after) / 2))
+            base = min(figures) / statistics.median(ratios)
+            lines.append(
+                {
+                    "name": f"Sampler.{name} ({label})",
+                    "us_per_event": round(min(figures), 2),
+                    "json_loads_us": round(base, 3),
+                    "ratio": round(statistics.median(ratios), 2),
+                }
+            )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -224,12 +309,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cpu", action="store_true", help="process CPU clock, not wall clock")
+    parser.add_argument(
+        "--decide", action="store_true", help="also the sampler alone: decide vs decide_batch"
+    )
     args = parser.parse_args(argv)
-    out = run_scorer_bench(args.events, args.batch, repeats=args.repeats, cpu=args.cpu)
+    out = run_scorer_bench(
+        args.events, args.batch, repeats=args.repeats, cpu=args.cpu, decide=args.decide
+    )
     print(f"{out['n_events']} events, batches of {out['batch']}")
     for line in out["lines"]:
         print(
-            f"  {line['name']:<48} {line['us_per_event']:>9.2f} µs/event"
+            f"  {line['name']:<50} {line['us_per_event']:>9.2f} µs/event"
             f"  json.loads {line['json_loads_us']:.3f} µs  ratio {line['ratio']:.2f}x"
         )
 

@@ -37,7 +37,14 @@ from river.tree.nodes.hatc_nodes import AdaLeafClassifier
 from river.tree.utils import do_naive_bayes_prediction
 
 from streamsift.core.committee import Committee, _check_name
-from streamsift.core.models import DEFAULT_BASE_MODEL, Classifier, accepts_weight, make_model
+from streamsift.core.compiled import CompiledHat
+from streamsift.core.models import (
+    DEFAULT_BASE_MODEL,
+    Classifier,
+    _clean,
+    accepts_weight,
+    make_model,
+)
 from streamsift.core.types import Features, Label
 from streamsift.errors import ConfigurationError, SchemaError
 
@@ -330,6 +337,47 @@ class OnlineModel:
             return {c: 0.0 for c in hat.classes}
         return hat_predict_proba(hat, pair[0](xd))
 
+    def predict_proba_many(self, xs: Sequence[Features]) -> list[dict[Label, float]]:
+        """:meth:`predict_proba_one` of each of ``xs``, computed together.
+
+        For the default model the tree is compiled once into a
+        :class:`~streamsift.core.compiled.CompiledHat` (kept until the model learns
+        again or is replaced) whose probabilities are identical to the bit; other
+        models are asked one event at a time.
+
+        Examples
+        --------
+        >>> from river.datasets import synth
+        >>> online = OnlineModel("hoeffding")
+        >>> data = list(synth.SEA(seed=1).take(700))
+        >>> for x, y in data[:600]:
+        ...     online.learn_one(x, y)
+        >>> xs = [x for x, _ in data[600:]]
+        >>> online.predict_proba_many(xs) == [online.predict_proba_one(x) for x in xs]
+        True
+        """
+        model = self._model
+        fast = self.__dict__.get("_fast", _NONE)
+        if fast is _NONE or fast[0] is not model:
+            fast = self._fast = (model, _fast_tree(model))
+        pair = fast[1]
+        if pair is None or compose.Pipeline._LEARN_UNSUPERVISED_DURING_PREDICT:
+            return [self.predict_proba_one(x) for x in xs]
+        clean, hat = pair
+        if hat._root is None:
+            return [{c: 0.0 for c in hat.classes} for _ in xs]
+        # The compiled tree stays valid while the tree learns nothing: the weight it
+        # was trained on grows with every label it learns (and labels_seen with every
+        # label given to this model).
+        key = (hat, self._labels_seen, hat._train_weight_seen_by_model)
+        cached = self.__dict__.get("_compiled")
+        if cached is None or cached[0] != key or cached[0][0] is not hat:
+            cached = self._compiled = (key, CompiledHat(hat))
+        predict = cached[1].predict
+        if clean is _clean:  # the compiled tree skips missing values itself
+            return [predict(x if isinstance(x, dict) else dict(x)) for x in xs]
+        return [predict(clean(x if isinstance(x, dict) else dict(x))) for x in xs]
+
     def predict_one(self, x: Features) -> Label | None:
         """The most probable class, or None before any label."""
         proba = self.predict_proba_one(x)
@@ -441,6 +489,7 @@ class OnlineModel:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_fast", None)  # a cache of the prediction path, rebuilt on first use
+        state.pop("_compiled", None)  # the compiled tree, likewise
         return state
 
     def _params(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ control-arm estimates. Everything is seeded and picklable.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,7 +28,7 @@ from streamsift.core.selection import (
     VariableUncertaintySelector,
 )
 from streamsift.core.types import CoreEvent, Decision, Label, LabelledItem, Proba, ScoringInputs
-from streamsift.core.uncertainty import entropy, make_strategy
+from streamsift.core.uncertainty import _Single, entropy, make_strategy
 from streamsift.errors import ConfigurationError
 
 __all__ = ["DEFAULT_SELECTOR", "DEFAULT_STRATEGY", "SELECTORS", "Sampler", "SamplerState"]
@@ -380,6 +381,19 @@ class Sampler:
             drift_score = score
         drift = self._monitor.update(region, x, drift_score, predicted, event.timestamp)
         boost = self._monitor.boost(region)
+        return self._finish(event, t, score, region, boost, drift)
+
+    def _finish(
+        self,
+        event: CoreEvent,
+        t: float,
+        score: float,
+        region: str,
+        boost: float,
+        drift: list[DriftResult],
+    ) -> Decision:
+        """The sequential rest of :meth:`decide` (and of each :meth:`decide_batch`
+        event): cold start, budget guard, selector, the decision."""
         # Cold start for every strategy, production ones included: the first labels
         # must be a uniform sample, or the online model starts from one corner of
         # the feature space (measured: a production-margin run without it ended at
@@ -388,6 +402,27 @@ class Sampler:
         # Warm-up boost, fraction mode only (in rate mode the token bucket holds the
         # capacity whatever the probability asks for).
         warmup = cold and self.warmup_boost > 1.0 and self.fraction is not None
+        sel = self._select(event, t, score, boost, cold, warmup)
+        if sel.reason == "throttled" or sel.reason == "backpressure":
+            self._count_selection()  # a blocked draw: not a deficit of the rule
+        return Decision(
+            event_id=event.event_id,
+            selected=sel.selected,
+            arm=sel.arm,
+            score=score,
+            p=sel.p,
+            region=region,
+            reason=sel.reason,
+            priority=sel.priority,
+            model_version=self._model.version,
+            strategy=self.strategy,
+            timestamp=event.timestamp,
+            drift=tuple(drift),
+        )
+
+    def _select(
+        self, event: CoreEvent, t: float, score: float, boost: float, cold: bool, warmup: bool
+    ) -> Selection:
         # Budget guard: a score distribution that collapses or trends (a tree whose
         # leaves all predict alike, a model that just split, a production model
         # drifting towards or away from confidence) makes rank-based selection starve
@@ -421,22 +456,194 @@ class Sampler:
             factor *= self._diversity.factor(self._vector(event))
         self._selector_now = t
         sel = self._selector.decide(score, factor, t, cold=cold, warmup=warmup)
-        if sel.reason == "throttled" or sel.reason == "backpressure":
-            self._count_selection()  # a blocked draw: not a deficit of the rule
-        return Decision(
-            event_id=event.event_id,
-            selected=sel.selected,
-            arm=sel.arm,
-            score=score,
-            p=sel.p,
-            region=region,
-            reason=sel.reason,
-            priority=sel.priority,
-            model_version=self._model.version,
-            strategy=self.strategy,
-            timestamp=event.timestamp,
-            drift=tuple(drift),
+        return sel
+
+    # ------------------------------------------------------------ decide batch
+    def decide_batch(
+        self, events: Sequence[CoreEvent], now: float | Sequence[float] | None = None
+    ) -> list[Decision]:
+        """:meth:`decide` of each event in order, the per-event independent work done
+        for the whole batch at once.
+
+        The decisions, and every state they leave behind (region assigner, drift
+        windows, running quantile, token bucket, budget guard, random draws), are
+        those of calling ``decide`` on each event in turn, provided the online model
+        does not learn during the call (the scorer's model changes only between
+        batches, when the learner's snapshot is swapped in). The online model's
+        probabilities are computed together (see
+        :meth:`~streamsift.core.online.OnlineModel.predict_proba_many`); the
+        selection stays sequential.
+
+        Parameters
+        ----------
+        events
+            The events, in stream order.
+        now
+            Current time: one for every event, one per event, or ``None`` for each
+            event's timestamp (as in :meth:`decide`).
+
+        Raises
+        ------
+        Exception
+            The first error an event's decision raised (after the whole batch was
+            fed to the region assigner and drift monitor). :meth:`decisions` hands
+            each error back in place of its decision instead.
+
+        Examples
+        --------
+        >>> def stream():
+        ...     for i in range(400):
+        ...         x = {"a": (i * 7919) % 100 / 100, "b": (i * 104729) % 100 / 100}
+        ...         yield CoreEvent(f"e{i}", x, float(i)), x["a"] > x["b"]
+        >>> one, many = (Sampler(fraction=0.2, min_labels=20, seed=3) for _ in range(2))
+        >>> batch = []
+        >>> for event, y in stream():
+        ...     if batch and len(batch) % 50 == 0:  # learn between batches, as the scorer
+        ...         for sampler in (one, many):
+        ...             for e, yy in batch:
+        ...                 sampler.learn(LabelledItem(e.event_id, e.features, yy))
+        ...         assert [one.decide(e) for e, _ in batch] == many.decide_batch(
+        ...             [e for e, _ in batch])
+        ...         batch = []
+        ...     batch.append((event, y))
+        >>> one.state == many.state, one.state.warm
+        (True, True)
+        """
+        out: list[Decision] = []
+        for d in self.decisions(events, now):
+            if not isinstance(d, Decision):
+                raise d
+            out.append(d)
+        return out
+
+    def decisions(
+        self, events: Sequence[CoreEvent], now: float | Sequence[float] | None = None
+    ) -> Iterator[Decision | Exception]:
+        """:meth:`decide_batch`, the selections made lazily: the batch's independent
+        work (region assignment, the online model's probabilities, scores, drift
+        windows) is done at the call; each event's selection when the iterator is
+        advanced to it, so that whatever the caller does between two events (the
+        scorer takes extra labels from the token bucket) comes between them as with
+        :meth:`decide`. An event whose decision raised yields the exception instead
+        of a decision, and the iterator goes on.
+        """
+        n = len(events)
+        if now is None:
+            times: Sequence[float] = [e.timestamp for e in events]
+        elif isinstance(now, int | float):
+            times = [now] * n
+        else:
+            times = now
+            if len(times) != n:
+                raise ConfigurationError(f"now: {len(times)} times for {n} events")
+        self._events += n
+        failed: list[Exception | None] = [None] * n
+        assign = self._assigner.assign
+        regions: list[str] = [""] * n
+        for i, e in enumerate(events):
+            try:
+                regions[i] = assign(e.features, e.region)
+            except Exception as exc:
+                failed[i] = exc
+        onlines: list[Proba | None] = [None] * n
+        if self._needs_online or self._fallback_online:
+            wanted = [
+                i
+                for i, e in enumerate(events)
+                if failed[i] is None and (self._needs_online or not e.proba)
+            ]
+            model = self._model
+            try:
+                probas = model.predict_proba_many([events[i].features for i in wanted])
+                for i, got in zip(wanted, probas, strict=True):
+                    onlines[i] = got
+            except Exception:  # one event's error: find it, one event at a time
+                for i in wanted:
+                    try:
+                        onlines[i] = model.predict_proba_one(events[i].features)
+                    except Exception as exc:
+                        failed[i] = exc
+        committee_always = self._needs_committee
+        committee_fallback = self._fallback_committee
+        committee_probas = self._model.committee_probas
+        strategy: Any = self._strategy
+        score_one = strategy.score_one
+        single = (
+            isinstance(strategy, _Single)
+            and type(strategy).score_one is _Single.score_one
+            and "score_one" not in strategy.__dict__
         )
+        if single:  # _Single.score_one without its ScoringInputs, same arithmetic
+            score_of, n_classes = strategy._score, strategy.n_classes
+            production_first = strategy._production_first
+        scores = [0.0] * n
+        monitored: list[str | None] = [None] * n
+        drift_scores = [0.0] * n
+        predicted: list[Label | None] = [None] * n
+        for i, e in enumerate(events):
+            if failed[i] is not None:
+                continue
+            try:
+                proba = e.proba
+                online = onlines[i]
+                if single and not committee_always:
+                    source = (proba or online) if production_first else (online or proba)
+                    score = score_of(source, n_classes) if source else 1.0
+                else:
+                    committee = (
+                        committee_probas(e.features)
+                        if committee_always or (not proba and committee_fallback)
+                        else None
+                    )
+                    score = score_one(ScoringInputs(proba, online, committee))
+                if proba:
+                    predicted[i] = _argmax(proba)
+                    drift_scores[i] = entropy(proba)
+                else:
+                    predicted[i] = _argmax(online)
+                    drift_scores[i] = score
+            except Exception as exc:
+                failed[i] = exc
+                continue
+            scores[i] = score
+            monitored[i] = regions[i]
+        updates = self._monitor.update_many(
+            monitored,
+            [e.features for e in events],
+            drift_scores,
+            predicted,
+            [e.timestamp for e in events],
+        )
+        prepared: list[tuple[float, float, list[DriftResult]] | None] = [None] * n
+        for i, update in enumerate(updates):
+            if monitored[i] is None:
+                continue
+            if isinstance(update, Exception):
+                failed[i] = update
+            else:
+                prepared[i] = (scores[i], update[1], update[0])
+        return self._finishing(events, times, regions, prepared, failed)
+
+    def _finishing(
+        self,
+        events: Sequence[CoreEvent],
+        times: Sequence[float],
+        regions: list[str],
+        prepared: list[tuple[float, float, list[DriftResult]] | None],
+        failed: list[Exception | None],
+    ) -> Iterator[Decision | Exception]:
+        finish = self._finish
+        for i, e in enumerate(events):
+            done = prepared[i]
+            result: Decision | Exception
+            if done is None:
+                result = failed[i] or RuntimeError("no decision")
+            else:
+                try:
+                    result = finish(e, times[i], done[0], regions[i], done[1], done[2])
+                except Exception as exc:
+                    result = exc
+            yield result
 
     def _vector(self, event: CoreEvent) -> list[float]:
         if event.embedding is not None:

@@ -60,6 +60,10 @@ class SamplerLike(Protocol):
         """Record a selection whose label request was acked."""
         ...
 
+    # Optional, looked up with getattr by the scorer: ``decisions(events, times)``,
+    # the iterator of ``Sampler.decisions`` (``decide`` of each event in turn, the
+    # batch's independent work done at once; an exception in place of a decision).
+
     def take_extra(self, decision: Decision, now: float) -> bool:
         """Take capacity for one extra label before requesting it (False: none left)."""
         ...

@@ -1,14 +1,20 @@
 """The scorer: decode a batch of inference events, decide, log, request, count.
 
 :meth:`Scorer.process` is everything the scorer does with one batch polled
-from inference-events; it holds no scoring logic (that is ``Sampler.decide``).
+from inference-events; it holds no scoring logic (that is the Sampler's).
 Per batch, in this order:
 
 1. rebuild the dedupe set of any input partition seen for the first time since it
    was assigned, finishing requests a crashed worker logged but never sent
    (:mod:`streamsift.stream.recovery`);
-2. decode and validate every record (bad ones become dead letters), drop ids
-   already decided (counted), call ``Sampler.decide`` on the rest;
+2. decode and validate every record (bad ones become dead letters, sent in record
+   order once the batch is decided), drop ids already decided (counted), and
+   decide the rest with ``Sampler.decisions`` (the decisions of ``Sampler.decide``
+   per event, the batch's independent work done at once; a sampler without it is
+   asked ``decide`` per event), building the request of each selected event before
+   the next event's selection. A record whose event id is already among the
+   batch's undecided records is checked for duplicates only after those are
+   decided, as when each record was decided in turn;
 3. send the decision-log records and dead letters and wait for their acks;
 4. send the pending items of the selected events, wait; then their label requests
    and the drift events, wait;
@@ -50,7 +56,7 @@ import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,25 +220,33 @@ class Scorer:
         by_arm_region: Tally[tuple[str, str]] = Tally()
         timings: list[float] = []
         invalid = dupes = 0
-        allowed = self.settings.labeller_features
         limits = self.limits
-        check, add = self.dedupe.check, self.dedupe.add
-        decide = self.sampler.decide
-        take_extra = self.sampler.take_extra
-        perf = time.perf_counter
-        for rec in records:
+        check = self.dedupe.check
+        # Dead letters in record order, sent once the records are decided.
+        dead: list[tuple[int, SourceRecord, str, str]] = []
+        invalid_reasons: Tally[str] = Tally()
+        dupe_kinds: Tally[str] = Tally()
+        # Records are decided in segments of the batch: a record whose event id is in
+        # the open segment ends it, so that its duplicate check sees the decisions
+        # before it (as when every record was decided before the next was checked).
+        segment: list[tuple[int, SourceRecord, CoreEvent, float]] = []
+        in_segment: set[str] = set()
+        for index, rec in enumerate(records):
             try:
                 core = decode_core_event(rec.value, limits)
             except SchemaError as err:
                 invalid += 1
-                m.events_invalid.labels(reason=err.reason).inc()
-                acks.append(await self._dead(rec, err.reason, err.detail))
+                invalid_reasons[err.reason] += 1
+                dead.append((index, rec, err.reason, err.detail))
                 continue
             event_id = core.event_id
+            if event_id in in_segment:
+                self._decide(segment, selected, logged, drift, by_arm_region, timings, dead)
+                segment, in_segment = [], set()
             seen = check(rec.partition, event_id, rec.offset)
             if seen != "new":
                 dupes += 1
-                m.duplicates.labels(kind=seen).inc()
+                dupe_kinds[seen] += 1
                 continue
             at = rec.timestamp  # self._log_time(rec), inlined
             if not at > 0:
@@ -241,10 +255,75 @@ class Scorer:
                 self._last_time = at
             else:
                 at = self._last_time
+            segment.append((index, rec, core, at))
+            in_segment.add(event_id)
+        if segment:
+            self._decide(segment, selected, logged, drift, by_arm_region, timings, dead)
+        for reason, k in invalid_reasons.items():
+            m.events_invalid.labels(reason=reason).inc(k)
+        for kind, k in dupe_kinds.items():
+            m.duplicates.labels(kind=kind).inc(k)
+        dead.sort(key=_first)
+        for _, rec, reason, detail in dead:
+            acks.append(await self._dead(rec, reason, detail))
+        observe_many(m.scoring_duration, timings)
+
+        decided = sum(len(v) for v in logged.values())
+        m.events_consumed.inc(len(records))
+        m.events_valid.inc(len(records) - invalid)
+        now = self.clock()
+        requests = {s.event_id: (s.request, s.pending) for s in selected}
+        for partition, rows in logged.items():
+            for raw in encode_rows(
+                self.settings.topic_inference_events, partition, self.worker_id, now, rows, requests
+            ):
+                acks.append(
+                    await self.sink.send(self.settings.topic_decisions, raw, partition=partition)
+                )
+        await gather_acks(acks)
+        await self._send_requests(selected)
+        await self._send_drift(drift, now)
+        for (arm, region), n in by_arm_region.items():
+            m.decisions.labels(arm=arm, region=m.regions(region)).inc(n)
+        self._observe_selection(decided, len(selected))
+        m.batch_duration.observe(time.perf_counter() - started)
+        return BatchReport(len(records), decided, len(selected), invalid, dupes, recovered)
+
+    def _decide(
+        self,
+        segment: Sequence[tuple[int, SourceRecord, CoreEvent, float]],
+        selected: list[_Selected],
+        logged: dict[int, list[list[object]]],
+        drift: list[Any],
+        by_arm_region: Tally[tuple[str, str]],
+        timings: list[float],
+        dead: list[tuple[int, SourceRecord, str, str]],
+    ) -> None:
+        """Decide the new records of one segment in order (``Sampler.decisions``: the
+        batch's independent work at once, each selection in turn), build the requests
+        of the selected ones, remember them for dedupe and log them."""
+        m = self.metrics
+        allowed = self.settings.labeller_features
+        limits = self.limits
+        add = self.dedupe.add
+        take_extra = self.sampler.take_extra
+        perf = time.perf_counter
+        events = [core for _, _, core, _ in segment]
+        times = [at for _, _, _, at in segment]
+        t0 = perf()
+        batch = getattr(self.sampler, "decisions", None)
+        results = batch(events, times) if callable(batch) else self._one_by_one(events, times)
+        shared = (perf() - t0) / len(events)  # the batch's work, spread over its events
+        nxt = results.__next__
+        for index, rec, core, at in segment:
+            event_id = core.event_id
+            t0 = perf()
+            result = nxt()
+            timings.append(perf() - t0 + shared)
             try:
-                t0 = perf()
-                decision = decide(core, at)
-                timings.append(perf() - t0)
+                if not isinstance(result, Decision):
+                    raise result
+                decision = result
                 request_id = None
                 if decision.selected:
                     request_id = uuid.uuid4().hex
@@ -278,7 +357,7 @@ class Scorer:
                             m.extra_labels_refused.labels(kind="gold").inc()
             except Exception as exc:  # a core bug must not stop the stream: dead-letter it
                 log.exception("processing event %s failed", event_id)
-                acks.append(await self._dead(rec, "processing_error", repr(exc)))
+                dead.append((index, rec, "processing_error", repr(exc)))
                 continue
             add(rec.partition, event_id, rec.offset)
             if decision.drift:
@@ -301,28 +380,19 @@ class Scorer:
                     request_id,
                 ]
             )
-        observe_many(m.scoring_duration, timings)
 
-        decided = sum(len(v) for v in logged.values())
-        m.events_consumed.inc(len(records))
-        m.events_valid.inc(len(records) - invalid)
-        now = self.clock()
-        requests = {s.event_id: (s.request, s.pending) for s in selected}
-        for partition, rows in logged.items():
-            for raw in encode_rows(
-                self.settings.topic_inference_events, partition, self.worker_id, now, rows, requests
-            ):
-                acks.append(
-                    await self.sink.send(self.settings.topic_decisions, raw, partition=partition)
-                )
-        await gather_acks(acks)
-        await self._send_requests(selected)
-        await self._send_drift(drift, now)
-        for (arm, region), n in by_arm_region.items():
-            m.decisions.labels(arm=arm, region=m.regions(region)).inc(n)
-        self._observe_selection(decided, len(selected))
-        m.batch_duration.observe(time.perf_counter() - started)
-        return BatchReport(len(records), decided, len(selected), invalid, dupes, recovered)
+    def _one_by_one(
+        self, events: Sequence[CoreEvent], times: Sequence[float]
+    ) -> Iterator[Decision | Exception]:
+        """``Sampler.decisions`` of a sampler that only has ``decide``."""
+        decide = self.sampler.decide
+        for event, at in zip(events, times, strict=True):
+            result: Decision | Exception
+            try:
+                result = decide(event, at)
+            except Exception as exc:
+                result = exc
+            yield result
 
     async def _dead(self, rec: SourceRecord, reason: str, detail: str) -> Awaitable[Any]:
         return await self.dead_letters.send(rec, source=SOURCE, reason=reason, detail=detail)
@@ -495,6 +565,10 @@ class Scorer:
         await self._send_requests(missing)
         self.metrics.recovered_requests.inc(len(missing))
         return len(missing)
+
+
+def _first(item: tuple[int, SourceRecord, str, str]) -> int:
+    return item[0]
 
 
 def _as_decision(d: LoggedDecision) -> Decision:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -195,6 +196,69 @@ class DriftMonitor:
         if n + 1 >= self.window_size:
             results.append(self._close(region, state))
         return results
+
+    def update_many(
+        self,
+        regions: Sequence[str | None],
+        features: Sequence[Features],
+        scores: Sequence[float],
+        predicted: Sequence[Label | None],
+        timestamps: Sequence[float],
+    ) -> list[tuple[list[DriftResult], float] | Exception]:
+        """:meth:`update` then :meth:`boost` of each event in order (an event whose
+        region is ``None`` is skipped: ``([], 1.0)``), with the window appends of the
+        events that close no window done in one loop. An event whose update raised
+        gets the exception in place of its results, and the loop goes on.
+
+        Examples
+        --------
+        >>> one, many = DriftMonitor(window_size=50), DriftMonitor(window_size=50)
+        >>> xs = [{"x": float(i % 7)} for i in range(240)]
+        >>> regions = ["a" if i % 3 else "b" for i in range(240)]
+        >>> ts = [float(i) for i in range(240)]
+        >>> got = many.update_many(regions, xs, [0.5] * 240, [None] * 240, ts)
+        >>> want = []
+        >>> for r, x, t in zip(regions, xs, ts):
+        ...     want.append((one.update(r, x, 0.5, None, t), one.boost(r)))
+        >>> repr(got) == repr(want), sum(len(d) for d, _ in got)
+        (True, 4)
+        """
+        out: list[tuple[list[DriftResult], float] | Exception] = []
+        append = out.append
+        states = self._regions
+        multiplier = self._boost._multiplier
+        window_size = self.window_size
+        min_events = self._min_events
+        seconds = self.window_seconds
+        update = self.update
+        boost = self.boost
+        for region, x, score, label, timestamp in zip(  # noqa: B905 (equal lengths)
+            regions, features, scores, predicted, timestamps
+        ):
+            if region is None:
+                append(([], 1.0))
+                continue
+            state = states.get(region)
+            if state is not None:
+                window = state.window
+                rows = window.features
+                n = len(rows)
+                if (
+                    n
+                    and n + 1 < window_size
+                    and (seconds is None or n < min_events or timestamp - window.start < seconds)
+                ):  # closes no window: update()'s append, inlined
+                    rows.append(x)
+                    window.scores.append(score)
+                    window.predictions.append(label)
+                    window.end = timestamp
+                    append(([], multiplier.get(region, 1.0)))
+                    continue
+            try:
+                append((update(region, x, score, label, timestamp), boost(region)))
+            except Exception as exc:
+                append(exc)
+        return out
 
     def boost(self, region: str) -> float:
         """The region's sampling multiplier (O(1); 1.0 when not boosted)."""
