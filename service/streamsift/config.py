@@ -223,6 +223,12 @@ class Settings(BaseSettings):
     snapshot_tail_records: int = Field(
         default=8, ge=1, description="Snapshots read back on start to find the newest valid one."
     )
+    snapshot_startup_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On start the scorer waits up to this long for the newest snapshot to be"
+        " read back before it scores (0: no wait); past it, it scores with the model it has.",
+    )
     metrics_max_features: int = Field(
         default=32, ge=1, description="Distinct feature label values in drift metrics."
     )

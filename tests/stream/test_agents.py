@@ -123,3 +123,23 @@ def test_gauges_refresh_from_sampler_state() -> None:
     assert reg.get_sample_value("streamsift_sampler_region_boost_ratio", {"region": "eu"}) == 2.5
     assert reg.get_sample_value("streamsift_sampler_event_rate_per_second") == 10.0
     assert reg.get_sample_value("streamsift_sampler_target_selection_ratio") == 0.1
+
+
+def test_the_scorer_waits_for_the_snapshot_read_back() -> None:
+    svc, _, _ = service(snapshot_startup_wait_seconds=5.0)
+
+    async def go() -> tuple[bool, bool]:
+        waiter = asyncio.create_task(svc.wait_for_model())
+        await asyncio.sleep(0.05)
+        pending = not waiter.done()  # no read back yet: the scorer does not start
+        svc.follower.ready.set()
+        return pending, await asyncio.wait_for(waiter, timeout=1.0)
+
+    assert asyncio.run(go()) == (True, True)
+
+
+def test_the_scorer_starts_without_a_snapshot_after_the_wait() -> None:
+    svc, _, _ = service(snapshot_startup_wait_seconds=0.05)
+    assert asyncio.run(svc.wait_for_model()) is False
+    svc, _, _ = service(snapshot_startup_wait_seconds=0.0)
+    assert asyncio.run(svc.wait_for_model()) is False  # no wait at all

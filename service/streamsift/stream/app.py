@@ -241,6 +241,7 @@ class StreamService:
             # collection no longer scans it (~155,000 objects, 130-450 ms measured, a
             # stall of the event loop that landed in the latency tail).
             gc.freeze()
+            await self.wait_for_model()
             await self.intake.run()  # a failed batch raises: faust crashes the worker
 
         @app.task
@@ -277,6 +278,25 @@ class StreamService:
                     log.warning("%s failed at shutdown: %r", what, exc)
 
         app.on_before_shutdown.connect(cast(Any, before_shutdown))
+
+    async def wait_for_model(self) -> bool:
+        """Wait (at most ``snapshot_startup_wait_seconds``) for the snapshot follower's
+        initial read, so that a restarted worker scores its first events with the newest
+        published model rather than an empty one. Return whether the read finished."""
+        limit = self.settings.snapshot_startup_wait_seconds
+        if limit <= 0 or self.follower.ready.is_set():
+            return self.follower.ready.is_set()
+        try:
+            await asyncio.wait_for(self.follower.ready.wait(), timeout=limit)
+        except TimeoutError:
+            log.warning(
+                "scorer: no model snapshot read back within %.0f s; scoring with the model"
+                " it has (version %s)",
+                limit,
+                getattr(self.sampler.model, "version", "?"),
+            )
+            return False
+        return True
 
     async def commit_processed(
         self, partitions: Sequence[int] | None = None, *, wait: bool = True
