@@ -52,6 +52,9 @@ def test_bench_small_run_writes_every_figure(kafka_bootstrap: str, tmp_path: Pat
     assert result["latency_samples"] > 0
     assert result["worker_consumed_total"] >= 3000
     assert result["worker_exit_code"] == 0
+    # the worker scored with the trained model published before it started
+    assert result["warm_model"]["labels_seen"] == 2000 and result["warm_model"]["warm"]
+    assert result["worker_model_version"] == result["warm_model"]["model_version"] == 1
     assert set(result["targets"]) == {
         "pipeline_at_least_half_raw",
         "pipeline_at_least_20k_per_worker",

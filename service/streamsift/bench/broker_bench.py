@@ -17,6 +17,14 @@ One run, on topics unique to it:
    the label-requests topic (the ``requested_at`` stamp is reported too), and
    whether the worker kept up with that input.
 
+Before the worker starts, a model trained on ``warm_labels`` labelled synthetic
+events (another seed than the measured ones; 2,000 by default, 0 for none) is
+published, signed, to the run's model-snapshots topic, as the learner would have:
+the worker reads it back before it scores, so the pipeline is timed with the
+default strategy scoring a trained model. (No labels come back during the run, so
+without it the worker would score every event with an empty model in its cold
+start, which is not the steady state the targets are about.)
+
 The worker runs with its default settings except for unique topic names and
 group, ``capacity_per_hour`` (36,000 by default: 10 label requests per second,
 a small share of the events at the target rates, yet enough requests to time)
@@ -74,6 +82,7 @@ class BrokerBenchConfig:
     latency_load: float = 0.5
     capacity_per_hour: float = 36_000.0
     max_pending: int = 1_000_000
+    warm_labels: int = 2_000
     stall_seconds: float = 120.0
     keep_topics: bool = False
     out_dir: Path = field(default_factory=lambda: Path("bench-results"))
@@ -133,6 +142,61 @@ async def _raw_consume(settings: Settings, topic: str, n: int) -> tuple[float, f
     finally:
         await consumer.stop()
     return count / seconds, seconds
+
+
+def _run_settings(settings: Settings, env: dict[str, str]) -> Settings:
+    """The bench's settings with the run's topics, group and partitions (the worker's)."""
+    update: dict[str, Any] = {
+        name: env[f"STREAMSIFT_{name.upper()}"]
+        for name in Settings.model_fields
+        if f"STREAMSIFT_{name.upper()}" in env and name.startswith("topic_")
+    }
+    update["app_id"] = env["STREAMSIFT_APP_ID"]
+    update["topic_partitions"] = int(env["STREAMSIFT_TOPIC_PARTITIONS"])
+    return settings.model_copy(update=update)
+
+
+def _publish_warm_snapshot(run: Settings, labels: int, seed: int) -> dict[str, Any]:
+    """Train the worker's model on ``labels`` labelled synthetic events and publish it,
+    signed, to the run's model-snapshots topic (creating the run's topics first, as
+    the worker would). Return its version, labels seen and tree size."""
+    from streamsift.core.types import LabelledItem
+    from streamsift.factory import build_sampler
+    from streamsift.stream.snapshots import encode_snapshot
+    from streamsift.stream.topics import ensure_topics
+    from streamsift.tools.kafka_io import make_producer
+
+    ensure_topics(run)
+    sampler = build_sampler(run)
+    for ev in SyntheticStream(seed=seed, id_prefix="warm").take(labels):
+        sampler.learn(LabelledItem(ev.event_id, ev.features, ev.label, p=1.0, arm="bootstrap"))
+    model = sampler.model
+    model.bump_version()
+    raw = encode_snapshot(
+        model,
+        model_name=run.model_name,
+        version=int(model.version),
+        labels_seen=int(model.labels_seen),
+        key=run.snapshot_hmac_key.get_secret_value().encode(),
+        now=time.time(),
+    )
+    producer = make_producer(run)
+    try:
+        producer.send(run.topic_model_snapshots, key=run.model_name.encode(), value=raw).get(
+            timeout=30
+        )
+    finally:
+        producer.close()
+    pipeline = model.model
+    steps = getattr(pipeline, "steps", None)
+    last = list(steps.values())[-1] if steps else pipeline
+    return {
+        "labels": labels,
+        "model_version": int(model.version),
+        "labels_seen": int(model.labels_seen),
+        "warm": bool(model.is_warm),
+        "nodes": getattr(last, "n_nodes", None),
+    }
 
 
 def _iso(ts: float) -> bytes:
@@ -371,6 +435,14 @@ def _run(settings: Settings, cfg: BrokerBenchConfig, say: Callable[[str], None])
     }
     try:
         ensure_topic(settings, input_topic, cfg.partitions)
+        if cfg.warm_labels > 0:
+            result["warm_model"] = _publish_warm_snapshot(
+                _run_settings(settings, env), cfg.warm_labels, cfg.seed + 2
+            )
+            say(
+                f"  published a model trained on {cfg.warm_labels:,} labels"
+                f" ({result['warm_model']['nodes']} tree nodes)"
+            )
         say(f"broker bench {run_id}: pre-loading {cfg.events:,} events into {input_topic}")
         result["preload_rate"] = asyncio.run(
             _preload(settings, input_topic, cfg.events, cfg.seed, f"b{run_id}")
@@ -411,6 +483,7 @@ def _run(settings: Settings, cfg: BrokerBenchConfig, say: Callable[[str], None])
             )
             final = worker.metrics() or {}
             result["label_requests_total"] = final.get("streamsift_scorer_label_requests_total")
+            result["worker_model_version"] = final.get("streamsift_model_version")
             result.update(_time_split(final))
         finally:
             result["worker_exit_code"] = worker.stop()

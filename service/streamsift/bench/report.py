@@ -91,9 +91,16 @@ def render_broker(r: dict[str, Any]) -> str:
         f" ({_fmt(r.get('rss_ratio_100_to_10'), '.2f')}x) | <= 1.2x: {ok('rss_within_1_2x')} |",
     ]
     cfg = r.get("config", {})
+    warm = r.get("warm_model") or {}
+    model = (
+        f" the worker started from a model trained on {warm.get('labels_seen', 0):,} labels"
+        f" ({warm.get('nodes', '?')} tree nodes);"
+        if warm
+        else " the worker started from an empty model (cold start throughout);"
+    )
     notes = (
         f"\n{cfg.get('events', '?'):,} events pre-loaded in {cfg.get('partitions', '?')}"
-        f" partitions; worker capacity {cfg.get('capacity_per_hour', 0):,.0f} labels/h;"
+        f" partitions;{model} worker capacity {cfg.get('capacity_per_hour', 0):,.0f} labels/h;"
         f" {r.get('latency_samples', 0)} latency samples over"
         f" {cfg.get('latency_seconds', '?')} s; pipeline rate from 10 % to 90 %:"
         f" {_fmt(r.get('pipeline_rate_10_90'), ',.0f')} events/s. In the worker's own"

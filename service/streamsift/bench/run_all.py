@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=500_000, help="broker bench events (500000)")
     p.add_argument("--core-events", type=int, default=20_000, help="core bench events (20000)")
     p.add_argument("--latency-seconds", type=float, default=60.0, help="latency phase (60 s)")
+    p.add_argument(
+        "--warm-labels", type=int, default=2_000, help="labels of the worker's first model (2000)"
+    )
     p.add_argument("--out-dir", default="bench-results", help="output folder (bench-results)")
     p.add_argument("--doc", help="markdown file whose generated section is replaced")
     p.add_argument("--no-broker", action="store_true", help="core benchmark only")
@@ -74,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from streamsift.config import load_settings
 
         cfg = BrokerBenchConfig(
-            events=args.events, latency_seconds=args.latency_seconds, out_dir=out
+            events=args.events,
+            latency_seconds=args.latency_seconds,
+            warm_labels=args.warm_labels,
+            out_dir=out,
         )
         try:
             result["broker"] = run_broker_bench(load_settings(), cfg)

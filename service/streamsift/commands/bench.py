@@ -44,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
         latency_seconds=args.latency_seconds,
         latency_load=args.latency_load,
         capacity_per_hour=args.capacity_per_hour,
+        warm_labels=args.warm_labels,
         keep_topics=args.keep_topics,
         out_dir=Path(args.out_dir),
     )
@@ -84,6 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         type=float,
         default=36_000.0,
         help="worker label capacity during the run (36000: 10 requests/s to time)",
+    )
+    p.add_argument(
+        "--warm-labels",
+        type=int,
+        default=2_000,
+        help="labels the model the worker starts from was trained on (2000; 0: an empty model)",
     )
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--out-dir", default="bench-results", help="worker log folder")
