@@ -103,11 +103,6 @@ def run(args: argparse.Namespace) -> int:
         settings.web_port,
     )
     worker = faust.Worker(service.app, loglevel=args.loglevel.upper(), redirect_stdouts=False)
-    # No start-up spinner: at --loglevel warning or above faust attaches it to the root
-    # logger and sets the root level to DEBUG for good, so every debug call of aiokafka
-    # (one per message sent, per request) built a log record nobody printed, ~3-4 % of
-    # the worker's event loop in py-spy. Below warning faust shows no spinner either.
-    worker.spinner = None
     worker.execute_from_commandline()
     return 0  # pragma: no cover  (execute_from_commandline exits)
 
