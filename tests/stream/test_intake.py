@@ -389,3 +389,23 @@ def test_a_failed_batch_stops_the_loop_uncommitted() -> None:
 
     asyncio.run(go())
     assert svc.offsets.due() == {} and fake.commits == [] and fake.stopped
+
+
+def test_full_collections_are_made_rare_and_the_thresholds_kept_otherwise() -> None:
+    import gc
+
+    from streamsift.stream.intake import quiet_full_collections
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert quiet_full_collections(1_000) == (700, 10, 10)
+        assert gc.get_threshold() == (700, 10, 1_000)
+        gc.set_threshold(700, 10, 5_000)  # already rarer: left alone
+        quiet_full_collections(1_000)
+        assert gc.get_threshold() == (700, 10, 5_000)
+        gc.set_threshold(0, 10, 10)  # collector disabled by threshold: left alone
+        quiet_full_collections(1_000)
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*saved)

@@ -218,6 +218,40 @@ def test_drift_results_become_drift_events_keyed_by_region() -> None:
     assert value(reg, "drift_events_total", region="eu", drifted="true") == 1
 
 
+def test_drift_events_are_acknowledged_with_the_label_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three waits for a batch with a selection and a closed window (decision log;
+    pending items; label requests and drift events), not four."""
+    import streamsift.stream.scorer as scorer_module
+
+    sampler = FakeSampler()
+    sampler.drift = (
+        DriftResult(
+            region="eu", window_index=0, window_end_timestamp=1_000.0, n_reference=0,
+            n_window=500, drifted=False, new_region=True, features=(),
+        ),
+    )  # fmt: skip
+    scorer, _, sink, _ = make(sampler=sampler)
+    waits: list[list[str]] = []
+    gather = scorer_module.gather_acks
+
+    async def counting(acks: Any) -> None:
+        acks = list(acks)
+        before = len(sink.sent)
+        waits.append(sorted({m.topic for m in sink.sent[before - len(acks) : before]}))
+        await gather(acks)
+
+    monkeypatch.setattr(scorer_module, "gather_acks", counting)
+    run(scorer.process([rec(event_bytes("s1", select=True), 0)]))
+    assert waits == [
+        ["streamsift.decisions"],
+        ["streamsift.pending"],
+        ["streamsift.drift-events", "streamsift.label-requests"],
+    ]
+    assert len(sink.on("streamsift.drift-events")) == 1
+
+
 class _DecideOnly:
     """A Sampler seen without ``decisions``: the scorer asks ``decide`` per event."""
 

@@ -281,8 +281,7 @@ class Scorer:
                     await self.sink.send(self.settings.topic_decisions, raw, partition=partition)
                 )
         await gather_acks(acks)
-        await self._send_requests(selected)
-        await self._send_drift(drift, now)
+        await self._send_requests(selected, drift, now)
         for (arm, region), n in by_arm_region.items():
             m.decisions.labels(arm=arm, region=m.regions(region)).inc(n)
         self._observe_selection(decided, len(selected))
@@ -397,10 +396,15 @@ class Scorer:
     async def _dead(self, rec: SourceRecord, reason: str, detail: str) -> Awaitable[Any]:
         return await self.dead_letters.send(rec, source=SOURCE, reason=reason, detail=detail)
 
-    async def _send_requests(self, selected: Sequence[_Selected]) -> None:
-        """Pending items first (the join must know an item before its label can come)."""
+    async def _send_requests(
+        self, selected: Sequence[_Selected], drift: Sequence[Any] = (), now: float = 0.0
+    ) -> None:
+        """Pending items first (the join must know an item before its label can come);
+        then the label requests and the drift events of ``drift`` (stamped ``now``),
+        acknowledged together: one broker round trip less than a wait for each."""
         s = self.settings
         if not selected:
+            await self._send_drift(drift, now)
             return
         await gather_acks(
             [
@@ -408,12 +412,12 @@ class Scorer:
                 for x in selected
             ]
         )
-        await gather_acks(
-            [
-                await self.sink.send(s.topic_label_requests, x.request, key=x.event_id.encode())
-                for x in selected
-            ]
-        )
+        acks = [
+            await self.sink.send(s.topic_label_requests, x.request, key=x.event_id.encode())
+            for x in selected
+        ]
+        acks.extend(await self._drift_sends(drift, now))
+        await gather_acks(acks)
         confirm_event = getattr(self.sampler, "confirm_event", None)
         m = self.metrics
         for x in selected:
@@ -497,8 +501,12 @@ class Scorer:
         return len(results)
 
     async def _send_drift(self, results: Sequence[Any], now: float) -> None:
+        await gather_acks(await self._drift_sends(results, now))
+
+    async def _drift_sends(self, results: Sequence[Any], now: float) -> list[Awaitable[Any]]:
+        """Send the drift events of ``results``; return their acks (not awaited)."""
         if not results:
-            return
+            return []
         m = self.metrics
         boosts = dict(getattr(self.sampler.state, "boosts", {}) or {})
         acks = []
@@ -518,7 +526,7 @@ class Scorer:
                 if f.ks_statistic is not None:
                     m.drift_ks.labels(region=region, feature=feature).set(f.ks_statistic)
                 m.drift_psi.labels(region=region, feature=feature).set(f.psi)
-        await gather_acks(acks)
+        return acks
 
     def _observe_selection(self, decided: int, selected: int) -> None:
         if decided == 0:
