@@ -82,6 +82,20 @@ def _argmax(proba: Proba | None) -> Label | None:
     return best
 
 
+def _drift_inputs(
+    proba: Proba | None, online: Proba | None, score: float
+) -> tuple[Label | None, float]:
+    """The predicted class and uncertainty the drift monitor gets for one event.
+
+    The production model's own prediction and entropy when the event carries its
+    probabilities (the online model's change as it learns is not a change in the
+    data), else the online model's prediction and the strategy's score.
+    """
+    if proba:
+        return _argmax(proba), entropy(proba)
+    return _argmax(online), score
+
+
 class Sampler:
     """Decide which events to label and learn from the labels that come back.
 
@@ -371,14 +385,7 @@ class Sampler:
             else None
         )
         score = self._strategy.score_one(ScoringInputs(event.proba, online, committee))
-        if event.proba:
-            # Drift on the production model's own uncertainty and predictions: the online
-            # model's change as it learns, which is not a change in the data.
-            predicted = _argmax(event.proba)
-            drift_score = entropy(event.proba)
-        else:
-            predicted = _argmax(online)
-            drift_score = score
+        predicted, drift_score = _drift_inputs(event.proba, online, score)
         drift = self._monitor.update(region, x, drift_score, predicted, event.timestamp)
         boost = self._monitor.boost(region)
         return self._finish(event, t, score, region, boost, drift)
@@ -596,12 +603,7 @@ class Sampler:
                         else None
                     )
                     score = score_one(ScoringInputs(proba, online, committee))
-                if proba:
-                    predicted[i] = _argmax(proba)
-                    drift_scores[i] = entropy(proba)
-                else:
-                    predicted[i] = _argmax(online)
-                    drift_scores[i] = score
+                predicted[i], drift_scores[i] = _drift_inputs(proba, online, score)
             except Exception as exc:
                 failed[i] = exc
                 continue

@@ -206,8 +206,7 @@ class DriftMonitor:
         timestamps: Sequence[float],
     ) -> list[tuple[list[DriftResult], float] | Exception]:
         """:meth:`update` then :meth:`boost` of each event in order (an event whose
-        region is ``None`` is skipped: ``([], 1.0)``), with the window appends of the
-        events that close no window done in one loop. An event whose update raised
+        region is ``None`` is skipped: ``([], 1.0)``). An event whose update raised
         gets the exception in place of its results, and the loop goes on.
 
         Examples
@@ -225,11 +224,6 @@ class DriftMonitor:
         """
         out: list[tuple[list[DriftResult], float] | Exception] = []
         append = out.append
-        states = self._regions
-        multiplier = self._boost._multiplier
-        window_size = self.window_size
-        min_events = self._min_events
-        seconds = self.window_seconds
         update = self.update
         boost = self.boost
         for region, x, score, label, timestamp in zip(  # noqa: B905 (equal lengths)
@@ -238,22 +232,6 @@ class DriftMonitor:
             if region is None:
                 append(([], 1.0))
                 continue
-            state = states.get(region)
-            if state is not None:
-                window = state.window
-                rows = window.features
-                n = len(rows)
-                if (
-                    n
-                    and n + 1 < window_size
-                    and (seconds is None or n < min_events or timestamp - window.start < seconds)
-                ):  # closes no window: update()'s append, inlined
-                    rows.append(x)
-                    window.scores.append(score)
-                    window.predictions.append(label)
-                    window.end = timestamp
-                    append(([], multiplier.get(region, 1.0)))
-                    continue
             try:
                 append((update(region, x, score, label, timestamp), boost(region)))
             except Exception as exc:
