@@ -2,8 +2,13 @@
 
 The core never sees Kafka records or pydantic messages: the transport converts an
 :class:`~streamsift.schemas.InferenceEvent` into a :class:`CoreEvent` and a joined
-label into a :class:`LabelledItem`. These are frozen, slotted dataclasses, cheap to
-build on the hot path and safe to pickle.
+label into a :class:`LabelledItem`. These are slotted dataclasses, safe to pickle and
+treated as values: nothing changes one after it is built. The two built once per
+event on the hot path, :class:`CoreEvent` and :class:`Decision`, are not declared
+``frozen``: a frozen dataclass's ``__init__`` sets each field through
+``object.__setattr__``, 2.2 µs for a 12-field class against 0.3 µs without
+(``timeit``, Python 3.11), which was ~5 % of the worker's CPU per event. The
+others stay frozen.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ DecisionReason: TypeAlias = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CoreEvent:
     """One inference event as the core sees it.
 
@@ -90,7 +95,7 @@ class ScoringInputs:
     committee: Sequence[Proba] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """The sampler's verdict on one event.
 
