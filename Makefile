@@ -47,7 +47,7 @@ system-deps: java-deps
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,plot,peers]'
+	$(PY) -m pip install -q -e '.[test,plot,peers,profile]'
 	touch $(STAMP)
 
 venv: $(STAMP)

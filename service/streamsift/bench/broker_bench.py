@@ -30,6 +30,10 @@ group, ``capacity_per_hour`` (36,000 by default: 10 label requests per second,
 a small share of the events at the target rates, yet enough requests to time)
 and ``max_pending`` (no labels come back during a benchmark).
 
+With ``profile`` (``--profile``), py-spy samples the worker from 10 % to 90 % of
+the pre-loaded events and the figures include its time per stage
+(:mod:`streamsift.bench.profile`); the rates of such a run are a little lower.
+
 Targets (issue 4, a benchmark, not a test): pipeline >= 0.5 x raw and >= 20,000
 events/s per worker, p99 < 250 ms at half load, RSS(100 %) <= 1.2 x RSS(10 %).
 """
@@ -52,6 +56,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from streamsift.bench.profile import Profiler, ProfileSummary, find_py_spy
 from streamsift.bench.worker_proc import WorkerProcess, cpu_seconds, rss_bytes, topic_env
 from streamsift.config import Settings
 from streamsift.errors import StreamsiftError
@@ -85,6 +90,7 @@ class BrokerBenchConfig:
     warm_labels: int = 2_000
     stall_seconds: float = 120.0
     keep_topics: bool = False
+    profile: bool = False
     out_dir: Path = field(default_factory=lambda: Path("bench-results"))
     worker_env: dict[str, str] = field(default_factory=dict)
 
@@ -289,7 +295,11 @@ async def _latency_phase(
 
 
 def _observe_pipeline(
-    worker: WorkerProcess, n: int, stall: float, say: Callable[[str], None]
+    worker: WorkerProcess,
+    n: int,
+    stall: float,
+    say: Callable[[str], None],
+    profile_to: Path | None = None,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + 180.0
     while worker.consumed() is None:
@@ -299,6 +309,8 @@ def _observe_pipeline(
     samples: list[tuple[float, int]] = []
     cpu_at: dict[int, tuple[int, float | None]] = {}  # 10 / 90 % -> (events, CPU seconds)
     rss10 = rss100 = None
+    profiler: Profiler | None = None
+    profile: ProfileSummary | None = None
     last_progress = time.monotonic()
     while True:
         if not worker.alive():
@@ -314,6 +326,11 @@ def _observe_pipeline(
         for pct in (10, 90):
             if pct not in cpu_at and c >= pct / 100 * n:
                 cpu_at[pct] = (c, cpu_seconds(worker.pid))
+                if profile_to is not None and worker.pid is not None:
+                    if pct == 10:
+                        profiler = Profiler(worker.pid, profile_to)
+                    elif profiler is not None:
+                        profile, profiler = profiler.stop(), None
         if rss10 is None and c >= 0.1 * n:
             rss10 = rss_bytes(worker.pid)
             say(f"  worker at 10 %: {c:,} events, RSS {rss10 / 2**20:.0f} MiB")
@@ -324,6 +341,8 @@ def _observe_pipeline(
             raise BenchError(f"worker stalled at {c}/{n} events:\n{worker.log_tail()}")
         # scraping /metrics costs the worker CPU: poll fast only where timing matters
         time.sleep(0.05 if c == 0 else 0.1 if c < 0.12 * n or c >= 0.8 * n else 0.5)
+    if profiler is not None:  # 90 % was never seen apart from 100 %
+        profile = profiler.stop()
     done_t = samples[-1][0]
     zeros = [s for s in samples if s[1] == 0]
     if zeros:
@@ -354,6 +373,7 @@ def _observe_pipeline(
         "pipeline_seconds": done_t - start_t,
         "rss_bytes_10pct": rss10,
         "rss_bytes_100pct": rss100,
+        "profile": None if profile is None else asdict(profile),
     }
 
 
@@ -454,7 +474,13 @@ def _run(settings: Settings, cfg: BrokerBenchConfig, say: Callable[[str], None])
         worker = WorkerProcess(env, cfg.out_dir / f"worker-{run_id}.log")
         worker.start()
         try:
-            result.update(_observe_pipeline(worker, cfg.events, cfg.stall_seconds, say))
+            profile_to = None
+            if cfg.profile:
+                if find_py_spy() is None:
+                    say("  py-spy not found (pip install '.[profile]'): no profile")
+                else:
+                    profile_to = cfg.out_dir / f"profile-{run_id}.txt"
+            result.update(_observe_pipeline(worker, cfg.events, cfg.stall_seconds, say, profile_to))
             cpu = result.get("worker_cpu_us_per_event")
             say(
                 f"  pipeline: {result['pipeline_rate']:,.0f} ev/s"

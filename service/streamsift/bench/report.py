@@ -109,7 +109,28 @@ def render_broker(r: dict[str, Any]) -> str:
         f" the worker's CPU time (user + system, all threads) from 10 % to 90 % was"
         f" {_fmt(r.get('worker_cpu_us_per_event'), ',.0f')} µs per event.\n"
     )
-    return "\n".join(rows) + "\n" + notes
+    return "\n".join(rows) + "\n" + notes + render_profile(r.get("profile"))
+
+
+def render_profile(profile: dict[str, Any] | None) -> str:
+    """The worker's samples per stage (``--profile``), as a markdown table."""
+    if not profile or not profile.get("samples"):
+        return ""
+    stages = profile["stages"]
+    idle = sum(s["samples"] for s in stages if s["name"] == "idle")
+    busy = profile["samples"] - idle
+    rows = [
+        "",
+        f"Where the worker's time went from 10 % to 90 % of the events (py-spy,"
+        f" {profile['samples']:,} samples, not idle in {busy / profile['samples']:.0%} of them):",
+        "",
+        "| stage | share of the busy samples |",
+        "|---|---:|",
+    ]
+    for s in stages:
+        if s["name"] != "idle" and busy:
+            rows.append(f"| {s['description']} | {s['samples'] / busy:.1%} |")
+    return "\n".join(rows) + "\n"
 
 
 def replace_section(doc: str, section: str) -> str:

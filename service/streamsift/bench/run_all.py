@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out-dir", default="bench-results", help="output folder (bench-results)")
     p.add_argument("--doc", help="markdown file whose generated section is replaced")
     p.add_argument("--no-broker", action="store_true", help="core benchmark only")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy the worker from 10 %% to 90 %% of the events"
+    )
     args = p.parse_args(argv)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency_seconds=args.latency_seconds,
             warm_labels=args.warm_labels,
             out_dir=out,
+            profile=args.profile,
         )
         try:
             result["broker"] = run_broker_bench(load_settings(), cfg)

@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
         warm_labels=args.warm_labels,
         keep_topics=args.keep_topics,
         out_dir=Path(args.out_dir),
+        profile=args.profile,
     )
     result: dict[str, Any] = {"machine": machine_info()}
     if args.core:
@@ -93,6 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         help="labels the model the worker starts from was trained on (2000; 0: an empty model)",
     )
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the worker from 10 %% to 90 %% of the events (the profile extra)",
+    )
     p.add_argument("--out-dir", default="bench-results", help="worker log folder")
     p.add_argument("--core", action="store_true", help="also run the in-process core bench")
     p.add_argument("--core-events", type=int, default=20_000, help="core bench events")
