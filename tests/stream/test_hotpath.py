@@ -6,9 +6,12 @@ import asyncio
 import json
 import math
 import random
+from collections import OrderedDict
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
 from streamsift.errors import SchemaError
@@ -269,3 +272,77 @@ def test_decisions_check_is_deterministic_and_covers_dead_letters() -> None:
     assert any(t.endswith("dead-letters") for t in topics)
     assert any(t.endswith("label-requests") for t in topics)
     assert sum('"sel"' in line for line in first) == 400
+
+
+class _ReferenceDedupe:
+    """The dedupe as first written (one OrderedDict per partition, every partition
+    searched for an id): the verdicts the faster one must keep."""
+
+    def __init__(self, horizon: int, partitions: int) -> None:
+        self.limit = -(-horizon // partitions) if horizon else 0
+        self.ids: dict[int, OrderedDict[str, int]] = {}
+
+    def check(self, partition: int, event_id: str, offset: int) -> str:
+        own = self.ids.get(partition)
+        if own is not None and event_id in own:
+            return "redelivered" if own[event_id] == offset else "duplicate"
+        if any(p != partition and event_id in ids for p, ids in self.ids.items()):
+            return "duplicate"
+        return "new"
+
+    def add(self, partition: int, event_id: str, offset: int) -> None:
+        if self.limit == 0:
+            return
+        ids = self.ids.setdefault(partition, OrderedDict())
+        if event_id in ids:
+            ids.move_to_end(event_id)
+        ids[event_id] = offset
+        while len(ids) > self.limit:
+            ids.popitem(last=False)
+
+    def forget(self, partition: int) -> None:
+        self.ids.pop(partition, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    horizon=st.integers(0, 12),
+    partitions=st.integers(1, 3),
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["check", "add", "add", "forget"]),
+            st.integers(0, 2),
+            st.sampled_from("abcdefg"),
+            st.integers(0, 3),
+        ),
+        max_size=80,
+    ),
+)
+def test_dedupe_gives_the_reference_verdicts(
+    horizon: int, partitions: int, ops: list[tuple[str, int, str, int]]
+) -> None:
+    fast, ref = Dedupe(horizon, partitions), _ReferenceDedupe(horizon, partitions)
+    for op, partition, event_id, offset in ops:
+        if op == "check":
+            assert fast.check(partition, event_id, offset) == ref.check(partition, event_id, offset)
+        elif op == "add":
+            fast.add(partition, event_id, offset)
+            ref.add(partition, event_id, offset)
+        else:
+            fast.forget(partition)
+            ref.forget(partition)
+        assert len(fast) == sum(len(ids) for ids in ref.ids.values())
+    for partition in range(3):
+        for event_id in "abcdefg":
+            for offset in range(4):
+                assert fast.check(partition, event_id, offset) == ref.check(
+                    partition, event_id, offset
+                )
+
+
+def test_dedupe_memory_stays_bounded_when_ids_come_back() -> None:
+    d = Dedupe(horizon=8, partitions=1)
+    for i in range(10_000):
+        d.add(0, "abc"[i % 3], i)
+    assert len(d) == 3 and len(d._order[0]) <= 2 * 8 + 64
+    assert d.check(0, "a", 9_999) == "redelivered"
