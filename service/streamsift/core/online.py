@@ -373,10 +373,10 @@ class OnlineModel:
         cached = self.__dict__.get("_compiled")
         if cached is None or cached[0] != key or cached[0][0] is not hat:
             cached = self._compiled = (key, CompiledHat(hat))
-        predict = cached[1].predict
+        predict_many = cached[1].predict_many
         if clean is _clean:  # the compiled tree skips missing values itself
-            return [predict(x if isinstance(x, dict) else dict(x)) for x in xs]
-        return [predict(clean(x if isinstance(x, dict) else dict(x))) for x in xs]
+            return predict_many([x if isinstance(x, dict) else dict(x) for x in xs])
+        return predict_many([clean(x if isinstance(x, dict) else dict(x)) for x in xs])
 
     def predict_one(self, x: Features) -> Label | None:
         """The most probable class, or None before any label."""
