@@ -52,7 +52,8 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "selection",
         "selection per event (`Sampler._finishing`: guard, selector, the Decision)",
-        ("Sampler._finishing ",),
+        # (a nonblocking sample's stack can miss its outer frames)
+        ("Sampler._finishing ", "Sampler._finish ", "Sampler._select ", "Selector.decide "),
     ),
     ("decision_log", "decision log encoding (`encode_rows`)", ("encode_rows ",)),
     ("dedupe", "dedupe (`Dedupe.check` / `add`)", ("Dedupe.",)),
@@ -111,7 +112,7 @@ class ProfileSummary:
 
 def summarise(lines: Iterable[str]) -> ProfileSummary:
     """Sum py-spy raw output (``frame;frame;... count`` per line) by :data:`STAGES`."""
-    counts = dict.fromkeys([s[0] for s in STAGES] + ["other"], 0)
+    counts = dict.fromkeys([s[0] for s in STAGES] + ["native", "other"], 0)
     total = 0
     for line in lines:
         stack, _, n = line.rstrip("\n").rpartition(" ")
@@ -120,6 +121,9 @@ def summarise(lines: Iterable[str]) -> ProfileSummary:
         k = int(n)
         total += k
         frames = stack.split(";")[1:]  # the first item names the process
+        if not frames:
+            counts["native"] += k
+            continue
         for name, _, prefixes in STAGES:
             if any(f.startswith(prefixes) for f in frames):
                 counts[name] += k
@@ -127,6 +131,7 @@ def summarise(lines: Iterable[str]) -> ProfileSummary:
         else:
             counts["other"] += k
     described = {s[0]: s[1] for s in STAGES}
+    described["native"] = "no Python frame (a thread in native code)"
     described["other"] = "other (event loop, commits, timers, start-up)"
     return ProfileSummary(
         total,
