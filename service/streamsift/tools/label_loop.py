@@ -115,6 +115,11 @@ log = logging.getLogger(__name__)
 
 #: Request ids remembered to answer a redelivered request only once.
 DEDUPE_HORIZON = 100_000
+#: A consumer never assigned a partition this long after it subscribed is closed and
+#: a new one joins instead, at most :data:`MAX_JOIN_RETRIES` times (see
+#: :func:`run_label_sim`).
+JOIN_TIMEOUT_SECONDS = 20.0
+MAX_JOIN_RETRIES = 3
 
 
 @dataclass
@@ -132,6 +137,8 @@ class LabelSimStats:
     waiting: int = 0
     backlog: int = 0
     outstanding_at_exit: int = 0
+    #: Consumers closed and replaced because they were never assigned a partition.
+    consumer_restarts: int = 0
     by_annotator: dict[str, int] = field(default_factory=dict)
     #: Annotators flagged by the worker, given no new work (as of the last poll).
     benched: list[str] = field(default_factory=list)
@@ -160,6 +167,7 @@ def run_label_sim(
     on_ready: Callable[[int], None] | None = None,
     flags: Callable[[], frozenset[str] | None] | None = None,
     clock: Callable[[], float] = time.time,
+    join_timeout: float = JOIN_TIMEOUT_SECONDS,
 ) -> LabelSimStats:
     """Answer label requests until stopped, ``max_labels`` sent, or idle.
 
@@ -178,23 +186,34 @@ def run_label_sim(
         Returns the annotators the worker currently flags (``None``: unknown, keep the
         last answer); polled every loop. Flagged annotators get no new work
         (:meth:`~streamsift.tools.labelsim.LabellingTeam.bench`).
+    join_timeout
+        A consumer that has not been assigned any partition this many seconds after
+        it subscribed is closed and a new one joins the group instead (at most
+        :data:`MAX_JOIN_RETRIES` times; 0 disables). kafka-python 3.0.12 was seen to
+        stop after the group's second SyncGroup of a fresh group (the leader
+        re-joins once right after its first assignment): no heartbeat, no
+        assignment, until the broker expired the member 45 s later.
     """
     from kafka import KafkaConsumer
 
+    def subscribe() -> Any:
+        return KafkaConsumer(
+            requests_topic,
+            **kafka_python_kwargs(settings),
+            group_id=group_id,
+            client_id="streamsift-label-sim",
+            auto_offset_reset=offset_reset,
+            # Offsets are committed by the loop, between polls, never by kafka-python
+            # while it re-joins the group: in 2 of 3 fresh-clone CI runs a label-sim of
+            # the tier-3 tests joined (the leader re-joins once right after its first
+            # assignment), read nothing of the 200-odd requests waiting, and idled out.
+            enable_auto_commit=False,
+            max_poll_records=500,
+        )
+
     stats = LabelSimStats()
-    consumer = KafkaConsumer(
-        requests_topic,
-        **kafka_python_kwargs(settings),
-        group_id=group_id,
-        client_id="streamsift-label-sim",
-        auto_offset_reset=offset_reset,
-        # Offsets are committed by the loop, between polls, never by kafka-python while
-        # it re-joins the group: in 2 of 3 fresh-clone CI runs a label-sim of the
-        # tier-3 tests joined (the leader re-joins once right after its first
-        # assignment), read nothing of the 200-odd requests waiting, and idled out.
-        enable_auto_commit=False,
-        max_poll_records=500,
-    )
+    consumer = subscribe()
+    subscribed_at = time.monotonic()
     producer = make_producer(settings, linger_ms=2, batch_size=64 * 1024)
     waiting: deque[LabelRequest] = deque()
     seen: OrderedDict[str, None] = OrderedDict()
@@ -227,12 +246,32 @@ def run_label_sim(
                 ready = True
                 if on_ready is not None:
                     on_ready(len(assigned))
+            if (
+                not ready
+                and join_timeout > 0
+                and stats.consumer_restarts < MAX_JOIN_RETRIES
+                and time.monotonic() - subscribed_at > join_timeout
+            ):
+                log.warning(
+                    "no partition of %s assigned %.0f s after joining group %s:"
+                    " closing the consumer, a new one joins",
+                    requests_topic,
+                    join_timeout,
+                    group_id,
+                )
+                _close_quietly(consumer)
+                consumer = subscribe()
+                subscribed_at = time.monotonic()
+                stats.consumer_restarts += 1
+                continue
             if waiting and assigned:
                 consumer.pause(*assigned)
             elif consumer.paused():
                 consumer.resume(*consumer.paused())
             due_at = team.next_due_at
             wait_s = 0.1 if due_at is None else min(0.1, max(due_at - clock(), 0.0))
+            if not ready:  # nothing can be due yet: give the group join longer polls
+                wait_s = 0.5
             polled = consumer.poll(timeout_ms=int(wait_s * 1000), max_records=500)
             for records in polled.values():
                 for rec in records:
@@ -290,6 +329,13 @@ def run_label_sim(
     if on_progress is not None:
         on_progress(stats)
     return stats
+
+
+def _close_quietly(consumer: Any) -> None:
+    try:
+        consumer.close(autocommit=False)
+    except Exception as exc:  # it is being replaced: a failure to close is only logged
+        log.warning("closing the label-request consumer failed: %r", exc)
 
 
 def _commit(consumer: Any) -> None:
