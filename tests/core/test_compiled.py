@@ -19,6 +19,7 @@ from streamsift.core import compiled as compiled_module
 from streamsift.core.compiled import CompiledHat
 from streamsift.core.models import _clean, make_model
 from streamsift.core.online import OnlineModel, hat_predict_proba
+from streamsift.tools.concept import CONCEPT_FEATURES
 from streamsift.tools.synthetic import SyntheticStream
 
 
@@ -440,17 +441,7 @@ def _synthetic_hat() -> tree.HoeffdingAdaptiveTreeClassifier:
     changes=st.lists(
         st.tuples(
             st.integers(min_value=0, max_value=95),
-            st.sampled_from(
-                [
-                    "amount",
-                    "tenure_months",
-                    "sessions_7d",
-                    "device_trust",
-                    "hour",
-                    "plan",
-                    "channel",
-                ]
-            ),
+            st.sampled_from(list(CONCEPT_FEATURES)),
             st.one_of(_FEATURE_VALUES, st.just(_ABSENT)),
         ),
         max_size=30,

@@ -142,6 +142,29 @@ def event_bytes(event_id: str, *, select: bool = False, region: str = "eu", **ex
     return json.dumps(body).encode()
 
 
+def synthetic_request(event: Any, request_id: str, **extra: Any) -> Any:
+    """A LabelRequest for a :class:`~streamsift.tools.synthetic.SyntheticEvent`
+    (all its features shown; ``extra`` overrides any field)."""
+    from datetime import UTC, datetime
+
+    from streamsift.schemas import LabelRequest
+
+    fields: dict[str, Any] = {
+        "request_id": request_id,
+        "event_id": event.event_id,
+        "requested_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "features": event.features,
+        "score": 0.5,
+        "strategy": "margin",
+        "arm": "active",
+        "p": 0.2,
+        "region": event.region,
+        "scored_model_version": 0,
+    }
+    fields.update(extra)
+    return LabelRequest(**fields)
+
+
 def label_bytes(event_id: str, label: object = "yes", annotator: str = "a1") -> bytes:
     """A valid LabelEvent as JSON bytes."""
     return json.dumps(

@@ -8,7 +8,6 @@ nothing); the next one is assigned and hands over the requests.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,29 +15,17 @@ import pytest
 
 import streamsift.tools.label_loop as label_loop
 from streamsift.config import Settings
-from streamsift.schemas import LabelRequest
 from streamsift.tools.kafka_io import StopFlag
 from streamsift.tools.labelsim import LabellingTeam
 from streamsift.tools.synthetic import SyntheticStream
+from tests.stream.fakes import synthetic_request
 
 
 def _requests(n: int) -> list[bytes]:
-    out = []
-    for i, e in enumerate(SyntheticStream(seed=0).take(n)):
-        req = LabelRequest(
-            request_id=f"r{i}",
-            event_id=e.event_id,
-            requested_at=datetime(2026, 1, 1, tzinfo=UTC),
-            features=e.features,
-            score=0.5,
-            strategy="margin",
-            arm="active",
-            p=0.2,
-            region=e.region,
-            scored_model_version=0,
-        )
-        out.append(req.model_dump_json().encode())
-    return out
+    return [
+        synthetic_request(e, f"r{i}").model_dump_json().encode()
+        for i, e in enumerate(SyntheticStream(seed=0).take(n))
+    ]
 
 
 class _Consumers:
@@ -96,16 +83,20 @@ class _Producer:
         pass
 
 
+def _patch(monkeypatch: pytest.MonkeyPatch, hung: int, n: int) -> tuple[_Consumers, _Producer]:
+    import kafka
+
+    consumers, producer = _Consumers(hung, _requests(n)), _Producer()
+    monkeypatch.setattr(kafka, "KafkaConsumer", consumers)
+    monkeypatch.setattr(label_loop, "make_producer", lambda *a, **k: producer)
+    return consumers, producer
+
+
 @pytest.mark.parametrize(("hung", "restarts"), [(0, 0), (1, 1), (2, 2)])
 def test_a_consumer_never_assigned_is_replaced(
     monkeypatch: pytest.MonkeyPatch, hung: int, restarts: int
 ) -> None:
-    import kafka
-
-    consumers = _Consumers(hung, _requests(5))
-    producer = _Producer()
-    monkeypatch.setattr(kafka, "KafkaConsumer", consumers)
-    monkeypatch.setattr(label_loop, "make_producer", lambda *a, **k: producer)
+    consumers, producer = _patch(monkeypatch, hung, 5)
     ready: list[int] = []
     stats = label_loop.run_label_sim(
         Settings(),
@@ -125,11 +116,7 @@ def test_a_consumer_never_assigned_is_replaced(
 
 
 def test_replacements_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kafka
-
-    consumers = _Consumers(10, _requests(1))
-    monkeypatch.setattr(kafka, "KafkaConsumer", consumers)
-    monkeypatch.setattr(label_loop, "make_producer", lambda *a, **k: _Producer())
+    consumers, _ = _patch(monkeypatch, 10, 1)
     stop = StopFlag()
 
     def progress(stats: label_loop.LabelSimStats) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 import pickle
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 
 import pytest
 
 from streamsift.errors import ConfigurationError
-from streamsift.schemas import LabelRequest
 from streamsift.tools import LabellingTeam, SimLabel, SyntheticEvent, SyntheticStream
+from tests.stream.fakes import synthetic_request
 
 
 def _events(n: int, seed: int = 0) -> list[SyntheticEvent]:
@@ -148,19 +147,7 @@ def test_unlabellable_features_are_counted() -> None:
 
 def test_submit_request_and_label_event() -> None:
     e = _events(1)[0]
-    req = LabelRequest(
-        request_id="r-1",
-        event_id=e.event_id,
-        requested_at=datetime(2026, 1, 1, tzinfo=UTC),
-        features=e.features,
-        score=0.5,
-        strategy="margin",
-        arm="active",
-        p=0.2,
-        region=e.region,
-        scored_model_version=0,
-        annotators_needed=2,
-    )
+    req = synthetic_request(e, "r-1", annotators_needed=2)
     team = LabellingTeam(annotators=3, delay_median=0.0)
     assert team.submit_request(req, now=1_767_225_600.0) == "accepted"
     events = [lab.to_label_event() for lab in team.drain()]
