@@ -168,7 +168,7 @@ def _publish_warm_snapshot(run: Settings, labels: int, seed: int) -> dict[str, A
     the worker would). Return its version, labels seen and tree size."""
     from streamsift.core.types import LabelledItem
     from streamsift.factory import build_sampler
-    from streamsift.stream.snapshots import encode_snapshot
+    from streamsift.stream.snapshots import encode_model_snapshot
     from streamsift.stream.topics import ensure_topics
     from streamsift.tools.kafka_io import make_producer
 
@@ -178,14 +178,7 @@ def _publish_warm_snapshot(run: Settings, labels: int, seed: int) -> dict[str, A
         sampler.learn(LabelledItem(ev.event_id, ev.features, ev.label, p=1.0, arm="bootstrap"))
     model = sampler.model
     model.bump_version()
-    raw = encode_snapshot(
-        model,
-        model_name=run.model_name,
-        version=int(model.version),
-        labels_seen=int(model.labels_seen),
-        key=run.snapshot_hmac_key.get_secret_value().encode(),
-        now=time.time(),
-    )
+    raw = encode_model_snapshot(model, run, time.time())
     producer = make_producer(run)
     try:
         producer.send(run.topic_model_snapshots, key=run.model_name.encode(), value=raw).get(

@@ -37,7 +37,7 @@ from streamsift.stream.follower import SnapshotFollower
 from streamsift.stream.kafka_io import make_consumer, read_range
 from streamsift.stream.ports import SamplerLike, Sink
 from streamsift.stream.records import from_consumer_record
-from streamsift.stream.snapshots import OFFSET_HEADER, encode_snapshot
+from streamsift.stream.snapshots import OFFSET_HEADER, encode_model_snapshot
 
 __all__ = ["Learner"]
 
@@ -182,14 +182,7 @@ class Learner:
         s = self.settings
         model = self.sampler.model
         model.bump_version()
-        raw = encode_snapshot(
-            model,
-            model_name=s.model_name,
-            version=int(model.version),
-            labels_seen=int(model.labels_seen),
-            key=s.snapshot_hmac_key.get_secret_value().encode(),
-            now=self.clock(),
-        )
+        raw = encode_model_snapshot(model, s, self.clock())
         offset = -1 if self._last_offset is None else self._last_offset
         headers = [(OFFSET_HEADER, str(offset).encode("ascii"))]
         ack = await self.sink.send(

@@ -32,16 +32,20 @@ import hashlib
 import hmac
 import pickle
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
 from streamsift.errors import SnapshotError
 from streamsift.schemas import ModelSnapshotHeader
 
+if TYPE_CHECKING:
+    from streamsift.config import Settings
+
 __all__ = [
     "OFFSET_HEADER",
     "SnapshotRefusedError",
+    "encode_model_snapshot",
     "encode_snapshot",
     "load_snapshot",
     "sign",
@@ -90,6 +94,19 @@ def encode_snapshot(
         signature=sign(payload, key),
     )
     return header.model_dump_json().encode("utf-8") + b"\n" + payload
+
+
+def encode_model_snapshot(model: Any, settings: Settings, now: float) -> bytes:
+    """:func:`encode_snapshot` of an online model (its own version and labels seen),
+    named and signed as ``settings`` say: what the learner publishes."""
+    return encode_snapshot(
+        model,
+        model_name=settings.model_name,
+        version=int(model.version),
+        labels_seen=int(model.labels_seen),
+        key=settings.snapshot_hmac_key.get_secret_value().encode(),
+        now=now,
+    )
 
 
 def verify_snapshot(
