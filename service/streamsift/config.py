@@ -114,6 +114,24 @@ class Settings(BaseSettings):
     snapshot_every_labels: int = Field(default=100, ge=1)
     snapshot_every_seconds: float = Field(default=60.0, gt=0)
     snapshot_hmac_key: SecretStr = SecretStr("streamsift-dev-key-change-me")
+    promotion_window_labels: int = Field(
+        default=500,
+        ge=1,
+        description="Most recent labels on which the learner compares its model with the"
+        " published one before publishing a snapshot.",
+    )
+    promotion_min_labels: int = Field(
+        default=100,
+        ge=1,
+        description="Below this many recent labels a snapshot is published unjudged.",
+    )
+    promotion_max_drop: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A snapshot less accurate than the published model by more than this"
+        " (absolute) on the recent labels is withheld; 1 disables the gate.",
+    )
     weight_clip: float | None = Field(
         default=1.0,
         ge=1.0,
@@ -237,6 +255,8 @@ class Settings(BaseSettings):
     def _coherent(self) -> Settings:
         if self.drift_psi_warn > self.drift_psi_alarm:
             raise ValueError("drift_psi_warn must not exceed drift_psi_alarm")
+        if self.promotion_min_labels > self.promotion_window_labels:
+            raise ValueError("promotion_min_labels must not exceed promotion_window_labels")
         if self.kafka_security_protocol.startswith("SASL") and not self.kafka_sasl_mechanism:
             raise ValueError("kafka_sasl_mechanism is required for a SASL security protocol")
         return self

@@ -506,6 +506,21 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.snapshots_withheld = Counter(
+            "learner_snapshots_withheld",
+            "Snapshots not published: the learner's model was far less accurate than the"
+            " published one on the latest labels (promotion gate).",
+            namespace=ns,
+            registry=r,
+        )
+        self.promotion_accuracy = Gauge(
+            "learner_promotion_accuracy_ratio",
+            "Accuracy on the latest labels at the last promotion check, by model"
+            " (candidate: the learner's; published: the last snapshot).",
+            ["model"],
+            namespace=ns,
+            registry=r,
+        )
         self.snapshots_loaded = Counter(
             "snapshot_loaded", "Verified snapshots swapped in.", namespace=ns, registry=r
         )

@@ -22,6 +22,10 @@ class FakeModel:
     version: int = 0
     labels_seen: int = 0
     classes: tuple[str, ...] = ("yes", "no")
+    answer: str | None = "yes"  # what predict_one says, for the promotion gate
+
+    def predict_one(self, x: object) -> str | None:
+        return self.answer
 
     def bump_version(self) -> None:
         self.version += 1
@@ -92,9 +96,9 @@ class FakeSampler:
     def expire(self, n: int) -> None:
         self.expired += n
 
-    def learn(self, item: LabelledItem) -> None:
+    def learn(self, item: LabelledItem, model: Any = None) -> None:
         self.learned.append(item)
-        self.model.labels_seen += 1
+        (self.model if model is None else model).labels_seen += 1
 
     def swap_model(self, model: Any) -> None:
         self.swapped.append(model)

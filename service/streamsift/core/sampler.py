@@ -732,18 +732,26 @@ class Sampler:
             w = min(w, self.weight_clip)
         return max(w, 1.0 / (self.weight_clip or 1e9))
 
-    def learn(self, item: LabelledItem) -> None:
-        """Train on one (aggregated) label, weighted by ``1/p``; update control estimates."""
-        model = self._model
+    def learn(self, item: LabelledItem, model: OnlineModel | None = None) -> None:
+        """Train on one (aggregated) label, weighted by ``1/p``; update control estimates.
+
+        ``model`` is the model to train, by default the one the sampler scores with.
+        The stream service's learner trains its own copy (published as a snapshot
+        only after the promotion gate); the control-arm estimates always judge the
+        model the sampler scores with, the one whose accuracy the arm reports.
+        """
+        scoring = self._model
         if item.arm == "control":
-            online = model.predict_one(item.features) if model.labels_seen else None
+            online = scoring.predict_one(item.features) if scoring.labels_seen else None
             prod = _argmax(item.production_proba)
             self._control.update(
                 "control",
                 production_correct=None if prod is None else prod == item.label,
                 online_correct=None if online is None else online == item.label,
             )
-        model.learn_one(item.features, item.label, self.weight(item.p))
+        (scoring if model is None else model).learn_one(
+            item.features, item.label, self.weight(item.p)
+        )
 
     # ---------------------------------------------------------------- snapshot
     @property

@@ -15,12 +15,24 @@ to the snapshotted model. The committed offset is also moved after each snapshot
 for lag monitoring only. Labels joined twice (a join replayed after a crash) are
 skipped by event id over the last ``DEDUPE_LABELS`` training records, which are
 re-read on assignment.
+
+**Its own model, published through a gate.** The learner trains a copy of the
+model it started from, never the model this worker's scorer uses: the scorer,
+like every other worker's, swaps to a snapshot only once it is published. Before
+publishing, :class:`~streamsift.core.promotion.PromotionGate` compares the copy
+with the last published model on the latest ``promotion_window_labels`` labels; a
+copy far less accurate (an adaptive tree that swapped in a barely grown subtree
+can predict one class for every event) is withheld and counted, and keeps
+learning until a later snapshot passes. A withheld snapshot moves no offset: a
+crash resumes from the last published one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import pickle
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -29,6 +41,7 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from streamsift.config import Settings
+from streamsift.core.promotion import PromotionGate
 from streamsift.errors import SchemaError
 from streamsift.metrics import Metrics
 from streamsift.stream.convert import decode_labelled
@@ -37,7 +50,7 @@ from streamsift.stream.follower import SnapshotFollower
 from streamsift.stream.kafka_io import make_consumer, read_range
 from streamsift.stream.ports import SamplerLike, Sink
 from streamsift.stream.records import from_consumer_record
-from streamsift.stream.snapshots import OFFSET_HEADER, encode_model_snapshot
+from streamsift.stream.snapshots import OFFSET_HEADER, encode_model_snapshot, load_snapshot
 
 __all__ = ["Learner"]
 
@@ -66,7 +79,8 @@ class Learner:
     settings
         Topics, snapshot cadence and key, model name.
     sampler
-        ``learn`` and ``model`` (``bump_version``, ``version``, ``labels_seen``).
+        ``learn(item, model)`` and ``model``: the model the learner starts from
+        before any snapshot (``bump_version``, ``version``, ``labels_seen``).
     sink
         Where snapshots (and dead letters of bad training records) go.
     metrics
@@ -101,6 +115,13 @@ class Learner:
         self._snapshot_offset: int | None = None
         self._since_snapshot = 0
         self._last_snapshot_at = clock()
+        self.model: Any = None  # the learner's own model, trained while owner
+        self.published: Any = None  # the last model published (a frozen copy)
+        self.gate = PromotionGate(
+            window=settings.promotion_window_labels,
+            min_labels=settings.promotion_min_labels,
+            max_drop=settings.promotion_max_drop,
+        )
 
     async def on_assigned(self, assigned: list[TopicPartition]) -> None:
         """Become the learner: restore from the newest snapshot, seek past it."""
@@ -110,7 +131,13 @@ class Learner:
         consumer = self._consumer
         own = self._snapshot_offset
         theirs = self.follower.training_offset
-        resume_after = own if own is not None and (theirs is None or own >= theirs) else theirs
+        resume_after: int | None
+        if own is not None and self.published is not None and (theirs is None or own >= theirs):
+            resume_after, base = own, self.published
+        else:  # the follower's newest verified snapshot, or the initial model
+            resume_after, base = theirs, self.sampler.model
+        self.published = base if int(getattr(base, "version", 0)) > 0 else None
+        self.model = _copy(base)
         low = (await consumer.beginning_offsets([self.tp]))[self.tp]
         if resume_after is None:
             committed = await consumer.committed(self.tp)
@@ -118,8 +145,16 @@ class Learner:
         else:
             start = max(low, resume_after + 1)
         self._recent.clear()
-        for rec in await read_range(consumer, self.tp, max(low, start - DEDUPE_LABELS), start):
+        self.gate.clear()
+        before = await read_range(consumer, self.tp, max(low, start - DEDUPE_LABELS), start)
+        for rec in before:
             self._remember(rec.key)
+        for rec in before[-self.gate.window :]:  # the latest labels, for the gate
+            try:
+                item = decode_labelled(rec.value)
+            except SchemaError:
+                continue
+            self.gate.observe(item.features, item.label)
         consumer.seek(self.tp, start)
         self._last_offset = start - 1 if start > low else None
         self._snapshot_offset = self._last_offset
@@ -149,6 +184,8 @@ class Learner:
     async def learn_records(self, records: list[Any]) -> int:
         """Learn a batch of training records; return how many were learned."""
         learned = 0
+        if self.model is None:  # owner without an assignment (tests): start from the scorer's
+            self.model = _copy(self.sampler.model)
         for rec in records:
             self._last_offset = rec.offset
             try:
@@ -163,7 +200,8 @@ class Learner:
                 continue
             if not self._remember(item.event_id.encode()):
                 continue
-            self.sampler.learn(item)
+            self.sampler.learn(item, self.model)
+            self.gate.observe(item.features, item.label)
             learned += 1
         self._since_snapshot += learned
         self.metrics.labels_learned.inc(learned)
@@ -177,10 +215,38 @@ class Learner:
         elapsed = self.clock() - self._last_snapshot_at
         return self._since_snapshot > 0 and elapsed >= s.snapshot_every_seconds
 
-    async def snapshot(self) -> None:
-        """Bump the model version, publish a signed snapshot, wait for the ack, commit."""
+    async def snapshot(self) -> bool:
+        """Publish the learner's model if the gate lets it; return whether it did.
+
+        Published: bump the version, send a signed snapshot, wait for the ack, commit
+        the training offset. Withheld: count it and carry on learning; offsets stay at
+        the last published snapshot.
+        """
         s = self.settings
-        model = self.sampler.model
+        if self.model is None:
+            self.model = _copy(self.sampler.model)
+        model = self.model
+        verdict = self.gate.judge(model, self.published)
+        if not math.isnan(verdict.candidate_accuracy):
+            self.metrics.promotion_accuracy.labels(model="candidate").set(
+                verdict.candidate_accuracy
+            )
+            self.metrics.promotion_accuracy.labels(model="published").set(
+                verdict.published_accuracy
+            )
+        if not verdict.promote:
+            self._since_snapshot = 0
+            self._last_snapshot_at = self.clock()
+            self.metrics.snapshots_withheld.inc()
+            log.warning(
+                "learner: snapshot withheld, accuracy on the latest %d labels %.3f against"
+                " %.3f for the published version %d",
+                verdict.labels,
+                verdict.candidate_accuracy,
+                verdict.published_accuracy,
+                int(getattr(self.published, "version", 0)),
+            )
+            return False
         model.bump_version()
         raw = encode_model_snapshot(model, s, self.clock())
         offset = -1 if self._last_offset is None else self._last_offset
@@ -189,6 +255,9 @@ class Learner:
             s.topic_model_snapshots, raw, key=s.model_name.encode(), headers=headers
         )
         await ack
+        self.published = load_snapshot(
+            raw, key=s.snapshot_hmac_key.get_secret_value().encode(), model_name=s.model_name
+        )[1]
         self._snapshot_offset = self._last_offset
         self._since_snapshot = 0
         self._last_snapshot_at = self.clock()
@@ -197,6 +266,7 @@ class Learner:
         if self._consumer is not None and self._last_offset is not None and self.owner:
             await self._consumer.commit({self.tp: self._last_offset + 1})
         log.info("learner: snapshot version %d at training offset %d", model.version, offset)
+        return True
 
     async def run(self) -> None:
         """Consume the training topic in the learner group until cancelled."""
@@ -230,3 +300,8 @@ class Learner:
         """
         if self.owner and self._since_snapshot:
             await self.snapshot()
+
+
+def _copy(model: Any) -> Any:
+    """An independent copy of a model (the round trip a snapshot makes)."""
+    return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))

@@ -76,8 +76,9 @@ class SamplerLike(Protocol):
         """Count pending items that expired unlabelled."""
         ...
 
-    def learn(self, item: LabelledItem) -> None:
-        """Learn one joined label (learner only)."""
+    def learn(self, item: LabelledItem, model: Any = None) -> None:
+        """Learn one joined label into ``model`` (the learner's own copy; None: the
+        sampler's scoring model) and update the control-arm estimates."""
         ...
 
     def swap_model(self, model: Any) -> None:
