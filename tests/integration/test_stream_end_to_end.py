@@ -179,7 +179,8 @@ def test_end_to_end_drift_capacity_labels_and_learning(
             f"requests={len(requests)} steady={len(steady)} allowed={allowed:.0f}"
             f" share_before={share_before:.3f} share_after={share_after:.3f}"
             f" drifted={dict(drifted)} accuracy={warm_accuracy:.3f} -> median {final:.3f}"
-            f" (second half: {[round(a, 3) for a in late]})"
+            f" (second half: {[round(a, 3) for a in late]}; withheld"
+            f" {worker.metric('streamsift_learner_snapshots_withheld_total'):.0f})"
         )
         assert final > warm_accuracy, (warm_accuracy, late)
         assert worker.stop() == 0
