@@ -118,3 +118,30 @@ def test_verdict_properties(n: int, wrong_c: int, wrong_p: int, drop: float) -> 
         assert verdict.promote == (gap <= drop + 1e-12)
     if wrong_c <= wrong_p:  # never worse than the published model: always promoted
         assert verdict.promote
+
+
+def test_online_models_are_scored_on_their_batch_path_with_the_same_predictions() -> None:
+    from streamsift.core.online import OnlineModel
+    from streamsift.tools.synthetic import SyntheticStream
+
+    class OneByOne:
+        def __init__(self, model: OnlineModel) -> None:
+            self.model = model
+
+        def predict_one(self, x: dict[str, object]) -> object:
+            return self.model.predict_one(x)
+
+    stream = SyntheticStream(seed=4)
+    model, gate = OnlineModel(seed=1), PromotionGate(window=400, min_labels=10)
+    for i in range(1_500):
+        e = stream.event_at(i)
+        model.learn_one(e.features, e.label)
+        if i >= 1_100:
+            gate.observe(e.features, e.label)
+    other = OnlineModel(seed=2)
+    for i in range(1_500, 1_700):
+        e = stream.event_at(i)
+        other.learn_one(e.features, e.label)
+    fast = gate.judge(model, other)
+    slow = gate.judge(OneByOne(model), OneByOne(other))  # type: ignore[arg-type]
+    assert fast == slow and 0.5 < fast.candidate_accuracy < 1
