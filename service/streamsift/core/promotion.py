@@ -1,9 +1,11 @@
 """The promotion gate: publish a newly trained model only if it is not far worse.
 
 An online tree trained on a few hundred actively chosen labels can, for a while,
-be much worse than the model it came from: a Hoeffding adaptive tree that swaps a
-subtree (or its root) for an alternate grown on a handful of labels can predict
-one class for every event. Scorers on every worker would hot-swap to that model
+be much worse than the model it came from: when a Hoeffding tree with
+naive-Bayes-adaptive leaves splits a leaf (or swaps in an alternate subtree), the
+new leaves start without naive-Bayes statistics and predict their majority class
+until enough labels reach them, so a small tree can predict one class for every
+event. Scorers on every worker would hot-swap to that model
 and spend the labelling budget on its scores. The gate compares the candidate
 (the learner's model now) with the published model on the most recent labels and
 holds the candidate back when it is worse by more than ``max_drop`` (absolute

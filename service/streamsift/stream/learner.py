@@ -21,8 +21,8 @@ model it started from, never the model this worker's scorer uses: the scorer,
 like every other worker's, swaps to a snapshot only once it is published. Before
 publishing, :class:`~streamsift.core.promotion.PromotionGate` compares the copy
 with the last published model on the latest ``promotion_window_labels`` labels; a
-copy far less accurate (an adaptive tree that swapped in a barely grown subtree
-can predict one class for every event) is withheld and counted, and keeps
+copy far less accurate (a small tree whose new leaves, after a split, have no
+naive-Bayes statistics yet can predict one class for every event) is withheld and counted, and keeps
 learning until a later snapshot passes. A withheld snapshot moves no offset: a
 crash resumes from the last published one.
 """
