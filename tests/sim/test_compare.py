@@ -75,3 +75,20 @@ def test_missing_skactiveml_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert any("scikit-activeml is not importable" in n for n in result.notes)
     assert {r["policy"] for r in result.rows} == {"online-margin", "random"}
+
+
+def test_compare_seeds_writes_one_folder_per_seed_and_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    args = ["compare", "--quick", "--quiet", "--stream", "synth:sea", "--events", "500",
+            "--strategies", "online-margin", "--peers", "river-entropy", "--seeds", "3-4",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    for seed in (3, 4):
+        rows = json.loads((out / f"seed-{seed}" / "compare.json").read_text())["rows"]
+        assert {r["policy"] for r in rows} == {"online-margin", "random", "river-entropy"}
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("Seeds 3, 4.")
+    assert "### online-margin at 10%" in summary and "| synth:sea |" in summary
+    assert "of 2 |" in summary  # the per-seed count
+    with pytest.raises(SystemExit):
+        main(["compare", "--seeds", "x-y"])

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from streamsift.core.models import BASE_MODELS, DEFAULT_BASE_MODEL
 from streamsift.core.uncertainty import STRATEGIES
 from streamsift.sim.compare import DEFAULT_BUDGETS, compare, default_peers, markdown, plot_all
+from streamsift.sim.peers_summary import is_peer, summarise
+from streamsift.sim.peers_summary import markdown as summary_markdown
 
 __all__ = ["register"]
 
@@ -53,43 +56,88 @@ def _run(args: argparse.Namespace) -> int:
     peers = default_peers() if args.peers is None else [p for p in args.peers if p != "none"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=args.quiet,
-    ) as progress:
-        task = progress.add_task("compare", total=None)
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    per_seed: dict[int, list[dict[str, object]]] = {}
+    for seed in seeds:
+        where = out if args.seeds is None else out / f"seed-{seed}"
+        where.mkdir(parents=True, exist_ok=True)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=args.quiet,
+        ) as progress:
+            task = progress.add_task("compare", total=None)
+            prefix = "" if args.seeds is None else f"seed {seed}: "
 
-        def say(msg: str) -> None:
-            progress.update(task, description=msg)
+            def say(msg: str, prefix: str = prefix, task: TaskID = task) -> None:
+                progress.update(task, description=prefix + msg)
 
-        result = compare(
-            streams,
-            budgets=budgets or DEFAULT_BUDGETS,
-            strategies=strategies,
-            peers=peers,
-            events=events if events is not None else 20_000,
-            seed=args.seed,
-            base_model=args.base_model,
-            committee_size=committee or 5,
-            random_seeds=random_seeds or 3,
-            progress=say,
+            result = compare(
+                streams,
+                budgets=budgets or DEFAULT_BUDGETS,
+                strategies=strategies,
+                peers=peers,
+                events=events if events is not None else 20_000,
+                seed=seed,
+                base_model=args.base_model,
+                committee_size=committee or 5,
+                random_seeds=random_seeds or 3,
+                progress=say,
+            )
+        text = markdown(result)
+        (where / "compare.md").write_text(text, encoding="utf-8")
+        (where / "compare.json").write_text(
+            json.dumps({"rows": result.rows, "notes": result.notes}, indent=2) + "\n",
+            encoding="utf-8",
         )
-    text = markdown(result)
-    (out / "compare.md").write_text(text, encoding="utf-8")
-    (out / "compare.json").write_text(
-        json.dumps({"rows": result.rows, "notes": result.notes}, indent=2) + "\n",
-        encoding="utf-8",
-    )
-    pngs = plot_all(result, out)
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    Console().print(text)
-    console.print(f"wrote {out / 'compare.md'}, {out / 'compare.json'} and {len(pngs)} PNGs")
+        pngs = plot_all(result, where)
+        for note in result.notes:
+            console.print(f"[yellow]note:[/] {note}")
+        if args.seeds is None:
+            Console().print(text)
+        console.print(
+            f"wrote {where / 'compare.md'}, {where / 'compare.json'} and {len(pngs)} PNGs"
+        )
+        per_seed[seed] = list(result.rows)
+    if args.seeds is not None:
+        text = _summary(per_seed, seeds, budgets or DEFAULT_BUDGETS)
+        (out / "summary.md").write_text(text, encoding="utf-8")
+        Console().print(text)
+        console.print(f"wrote {out / 'summary.md'}")
     return 0
+
+
+def _summary(
+    per_seed: dict[int, list[dict[str, object]]], seeds: list[int], budgets: Sequence[float]
+) -> str:
+    """Every streamsift strategy against the peers, averaged over the seeds, per budget."""
+    rows = [r for rs in per_seed.values() for r in rs]
+    strategies = [
+        p for p in dict.fromkeys(str(r["policy"]) for r in rows) if p != "random" and not is_peer(p)
+    ]
+    parts = [f"Seeds {', '.join(str(s) for s in seeds)}.\n"]
+    for budget in budgets:
+        for strategy in strategies:
+            table = summary_markdown(summarise(per_seed, policy=strategy, budget=budget), strategy)
+            parts.append(f"### {strategy} at {budget:.0%}\n\n{table}\n")
+    return "\n".join(parts)
+
+
+def _seed_list(value: str) -> list[int]:
+    try:
+        if "-" in value:
+            lo, hi = value.split("-", 1)
+            out = list(range(int(lo), int(hi) + 1))
+        else:
+            out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected e.g. 0-8 or 0,3,5: {value}") from exc
+    if not out:
+        raise argparse.ArgumentTypeError(f"no seeds in {value!r}")
+    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -115,6 +163,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     )
     p.add_argument("--events", type=int, help="events per stream (default 20,000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        type=_seed_list,
+        help="run each seed (e.g. 0-8) into OUT/seed-K and write OUT/summary.md: every"
+        " strategy against the best peer at equal labels, on the mean over the seeds",
+    )
     p.add_argument("--base-model", default=DEFAULT_BASE_MODEL, choices=sorted(BASE_MODELS))
     p.add_argument("--committee-size", type=int, help="committee members (default 5)")
     p.add_argument("--random-seeds", type=int, help="seeds of random sampling (default 3)")
