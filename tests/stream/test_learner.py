@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
@@ -33,15 +34,17 @@ class Rec:
 class TrainingLog:
     """The one-partition training topic, as far as the learner's consumer reads it."""
 
-    def __init__(self, tp: TopicPartition, records: list[Rec]) -> None:
-        self.tp, self.records, self.pos = tp, records, 0
+    def __init__(
+        self, tp: TopicPartition, records: list[Rec], committed: int | None = None
+    ) -> None:
+        self.tp, self.records, self.pos, self._committed = tp, records, 0, committed
         self.commits: list[dict[TopicPartition, int]] = []
 
     async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         return {tp: 0 for tps_ in [tps] for tp in tps_}
 
     async def committed(self, tp: TopicPartition) -> int | None:
-        return None
+        return self._committed
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.pos = offset
@@ -169,3 +172,24 @@ def test_the_gate_can_be_disabled() -> None:
     [(header, model)] = published(sink, learner.settings)
     assert header.model_version == 2 and model.answer == "no"
     assert reg.get_sample_value("streamsift_learner_snapshots_withheld_total") == 0
+
+
+def test_without_a_verified_snapshot_the_learner_relearns_every_retained_label(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An earlier owner committed offset 8, but no snapshot verifies (a rotated key):
+    # starting at 8 with an empty model would drop the first 8 labels for good.
+    learner, _sampler, _sink, _reg = make()
+    log = TrainingLog(learner.tp, [Rec(i, f"e{i}") for i in range(12)], committed=8)
+    learner._consumer = log
+
+    async def go() -> None:
+        await learner.on_assigned([learner.tp])
+        assert log.pos == 0 and learner.published is None
+        batch = await log.getmany()
+        await learner.learn_records(batch[learner.tp])
+
+    with caplog.at_level("WARNING"):
+        asyncio.run(go())
+    assert learner.model.labels_seen == 12
+    assert "relearning the training topic from offset 0" in caplog.text

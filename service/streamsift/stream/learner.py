@@ -12,7 +12,9 @@ the newest verified snapshot and resumes at that offset + 1 -- not at the group'
 committed offset. A crash therefore never loses a label the model had not
 snapshotted (labels after the snapshot are read again) and never applies one twice
 to the snapshotted model. The committed offset is also moved after each snapshot,
-for lag monitoring only. Labels joined twice (a join replayed after a crash) are
+for lag monitoring only. With no verified snapshot at all (none published yet, or a
+rotated key refusing them all) it learns the training topic from its first retained
+record. Labels joined twice (a join replayed after a crash) are
 skipped by event id over the last ``DEDUPE_LABELS`` training records, which are
 re-read on assignment.
 
@@ -140,8 +142,20 @@ class Learner:
         self.model = _copy(base)
         low = (await consumer.beginning_offsets([self.tp]))[self.tp]
         if resume_after is None:
+            # No verified snapshot: the model starts from nothing, so it learns every
+            # label retained. The committed offset only says how far an earlier owner
+            # got (for lag monitoring); a group with a committed offset but no snapshot
+            # that verifies is a rotated HMAC key or a changed model name.
             committed = await consumer.committed(self.tp)
-            start = committed if committed is not None else low
+            if committed is not None and committed > low:
+                log.warning(
+                    "learner: no verified snapshot, but the learner group committed offset"
+                    " %d: relearning the training topic from offset %d (a rotated"
+                    " snapshot key or a changed model name refuses the old snapshots)",
+                    committed,
+                    low,
+                )
+            start = low
         else:
             start = max(low, resume_after + 1)
         self._recent.clear()
