@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
+from streamsift.commands._progress import spinner
 from streamsift.core.models import BASE_MODELS, DEFAULT_BASE_MODEL
 from streamsift.core.uncertainty import STRATEGIES
 from streamsift.sim.compare import DEFAULT_BUDGETS, compare, default_peers, markdown, plot_all
@@ -61,14 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     for seed in seeds:
         where = out if args.seeds is None else out / f"seed-{seed}"
         where.mkdir(parents=True, exist_ok=True)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=args.quiet,
-        ) as progress:
+        with spinner(console, quiet=args.quiet) as progress:
             task = progress.add_task("compare", total=None)
             prefix = "" if args.seeds is None else f"seed {seed}: "
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from streamsift.commands._progress import spinner
 from streamsift.core.models import BASE_MODELS, DEFAULT_BASE_MODEL
 from streamsift.core.sampler import DEFAULT_STRATEGY
 from streamsift.core.uncertainty import STRATEGIES
@@ -41,14 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     base = SimConfig(strategy=args.strategy, base_model=args.base_model, random_seeds=3)
     random_curves: list[dict[float, float]] = []
     ours_curves: list[dict[float, float]] = []
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=args.quiet,
-    ) as progress:
+    with spinner(console, quiet=args.quiet) as progress:
         task = progress.add_task("cost model", total=None)
         for seed in seeds:
             cfg = replace(base, seed=seed)
