@@ -159,7 +159,7 @@ def test_end_to_end_drift_capacity_labels_and_learning(
         # others at 0.78-0.84, which pulled the mean below the bootstrap-end snapshot).
         # 2 of those ~20 runs stayed collapsed to the end and failed. The learner now
         # publishes through a promotion gate (docs/stream.md, "Learner"), which holds
-        # such snapshots back: 9 of 9 runs passed after it, median above the
+        # such snapshots back: 10 of 10 runs passed after it, median above the
         # bootstrap-end snapshot by 0.02-0.14, 0-4 snapshots withheld per run.
         key = env["STREAMSIFT_SNAPSHOT_HMAC_KEY"].encode()
         snaps = [
