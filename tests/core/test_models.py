@@ -83,6 +83,7 @@ def test_model_contract(name: str) -> None:
     ("name", "expected"),
     [
         ("hoeffding", True),
+        ("hoeffding-nb", True),
         ("hoeffding-static", True),
         ("logreg", True),
         ("softmax", False),
@@ -104,3 +105,17 @@ def test_default_model_learns_the_mixed_stream() -> None:
             hits += max(proba, key=proba.__getitem__) == y
         model.learn_one(x, y)
     assert hits / 300 > 0.85
+
+
+def test_naive_bayes_leaf_tree_takes_the_compiled_batch_path_with_equal_probabilities() -> None:
+    from river.datasets import synth
+
+    from streamsift.core.online import OnlineModel
+
+    online = OnlineModel("hoeffding-nb", seed=0)
+    data = list(synth.Agrawal(seed=3).take(1_700))
+    for x, y in data[:1_500]:
+        online.learn_one(x, y)
+    xs = [x for x, _ in data[1_500:]]
+    assert online.predict_proba_many(xs) == [online.predict_proba_one(x) for x in xs]
+    assert "_compiled" in online.__dict__  # the compiled tree, not one by one
