@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import collections
 import math
-import pickle
 import random
 import statistics
 import sys
@@ -30,10 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from streamsift.commands.args import seed_list
 from streamsift.config import Settings
 from streamsift.core.promotion import PromotionGate
 from streamsift.core.types import LabelledItem
 from streamsift.factory import build_sampler
+from streamsift.stream.snapshots import copy_model
 from streamsift.tools.synthetic import SyntheticEvent, SyntheticStream
 
 __all__ = ["ReplayResult", "main", "replay"]
@@ -66,10 +67,6 @@ class ReplayResult:
             return math.nan
         seen = self.published[-1][0]
         return statistics.median(a for n, a in self.published if n >= seen / 2)
-
-
-def _copy(model: Any) -> Any:
-    return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def replay(
@@ -108,7 +105,7 @@ def replay(
     def accuracy(model: Any) -> float:
         return sum(model.predict_one(e.features) == e.label for e in fresh) / len(fresh)
 
-    model = _copy(sampler.model) if mode == "gated" else sampler.model
+    model = copy_model(sampler.model) if mode == "gated" else sampler.model
     published: Any = None
     arriving: collections.deque[tuple[float, LabelledItem]] = collections.deque()
     since = 0
@@ -137,10 +134,10 @@ def replay(
                 if mode == "gated":
                     continue
             model.bump_version()
-            published = _copy(model)
+            published = copy_model(model)
             result.published.append((published.labels_seen, accuracy(published)))
             if mode == "gated":
-                sampler.swap_model(_copy(model))
+                sampler.swap_model(copy_model(model))
         core = ev.to_core_event()
         decision = sampler.decide(core, now=now)
         if decision.selected:
@@ -162,17 +159,12 @@ def replay(
     return result
 
 
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        lo, hi = text.split("-", 1)
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",") if s.strip()]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Replay each seed in both modes and print a markdown table."""
     parser = argparse.ArgumentParser(prog="python -m streamsift.bench.promotion_replay")
-    parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
+    parser.add_argument(
+        "--seeds", type=seed_list, default=list(range(10)), help="e.g. 0-9 or 0,3,5 (default 0-9)"
+    )
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args(argv)
     print(
@@ -181,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print("|---|---|---|---|---|---|---|")
     flagged = []
-    for seed in _seeds(args.seeds):
+    for seed in args.seeds:
         for mode in ("in-place", "gated"):
             r = replay(seed, mode, events=args.events, drift_at=args.events // 2)
             word = "would withhold" if mode == "in-place" else "withheld"

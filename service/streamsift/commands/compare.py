@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import TaskID
 
 from streamsift.commands._progress import spinner
+from streamsift.commands.args import seed_list
 from streamsift.core.models import BASE_MODELS, DEFAULT_BASE_MODEL
 from streamsift.core.uncertainty import STRATEGIES
 from streamsift.sim.compare import DEFAULT_BUDGETS, compare, default_peers, markdown, plot_all
@@ -120,20 +121,6 @@ def _summary(
     return "\n".join(parts)
 
 
-def _seed_list(value: str) -> list[int]:
-    try:
-        if "-" in value:
-            lo, hi = value.split("-", 1)
-            out = list(range(int(lo), int(hi) + 1))
-        else:
-            out = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected e.g. 0-8 or 0,3,5: {value}") from exc
-    if not out:
-        raise argparse.ArgumentTypeError(f"no seeds in {value!r}")
-    return out
-
-
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     """Add the ``compare`` command."""
     p = sub.add_parser(
@@ -159,7 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--seeds",
-        type=_seed_list,
+        type=seed_list,
         help="run each seed (e.g. 0-8) into OUT/seed-K and write OUT/summary.md: every"
         " strategy against the best peer at equal labels, on the mean over the seeds",
     )

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from streamsift.commands.args import seed_list
 from streamsift.core.models import BASE_MODELS, DEFAULT_BASE_MODEL
 from streamsift.core.sampler import DEFAULT_STRATEGY
 from streamsift.core.uncertainty import STRATEGIES
@@ -25,13 +26,6 @@ def _fraction(value: str) -> float:
     if not 0.0 < f <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
     return f
-
-
-def _seeds(value: str) -> list[int]:
-    try:
-        return [int(v) for v in value.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {value}") from exc
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -271,7 +265,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--committee-size", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--seeds", type=_seeds, help="comma-separated seeds (a table over streams x seeds)"
+        "--seeds", type=seed_list, help="seeds, e.g. 0,1,2 or 0-4 (a table over streams x seeds)"
     )
     p.add_argument("--jobs", type=int, default=1, help="processes for a table (default 1)")
     p.add_argument("--table", help="write the markdown table here (several runs)")

@@ -24,8 +24,8 @@ like every other worker's, swaps to a snapshot only once it is published. Before
 publishing, :class:`~streamsift.core.promotion.PromotionGate` compares the copy
 with the last published model on the latest ``promotion_window_labels`` labels; a
 copy far less accurate (a small tree whose new leaves, after a split, have no
-naive-Bayes statistics yet can predict one class for every event) is withheld and counted, and keeps
-learning until a later snapshot passes. A withheld snapshot moves no offset: a
+naive-Bayes statistics yet can predict one class for every event) is withheld and
+counted, and keeps learning until a later snapshot passes. A withheld snapshot moves no offset: a
 crash resumes from the last published one.
 """
 
@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import pickle
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -52,7 +51,12 @@ from streamsift.stream.follower import SnapshotFollower
 from streamsift.stream.kafka_io import make_consumer, read_range
 from streamsift.stream.ports import SamplerLike, Sink
 from streamsift.stream.records import from_consumer_record
-from streamsift.stream.snapshots import OFFSET_HEADER, encode_model_snapshot, load_snapshot
+from streamsift.stream.snapshots import (
+    OFFSET_HEADER,
+    copy_model,
+    encode_model_snapshot,
+    load_snapshot,
+)
 
 __all__ = ["Learner"]
 
@@ -139,7 +143,7 @@ class Learner:
         else:  # the follower's newest verified snapshot, or the initial model
             resume_after, base = theirs, self.sampler.model
         self.published = base if int(getattr(base, "version", 0)) > 0 else None
-        self.model = _copy(base)
+        self.model = copy_model(base)
         low = (await consumer.beginning_offsets([self.tp]))[self.tp]
         if resume_after is None:
             # No verified snapshot: the model starts from nothing, so it learns every
@@ -198,8 +202,7 @@ class Learner:
     async def learn_records(self, records: list[Any]) -> int:
         """Learn a batch of training records; return how many were learned."""
         learned = 0
-        if self.model is None:  # owner without an assignment (tests): start from the scorer's
-            self.model = _copy(self.sampler.model)
+        model = self._own_model()
         for rec in records:
             self._last_offset = rec.offset
             try:
@@ -214,12 +217,18 @@ class Learner:
                 continue
             if not self._remember(item.event_id.encode()):
                 continue
-            self.sampler.learn(item, self.model)
+            self.sampler.learn(item, model)
             self.gate.observe(item.features, item.label)
             learned += 1
         self._since_snapshot += learned
         self.metrics.labels_learned.inc(learned)
         return learned
+
+    def _own_model(self) -> Any:
+        """The learner's model; before any assignment (tests) a copy of the scorer's."""
+        if self.model is None:
+            self.model = copy_model(self.sampler.model)
+        return self.model
 
     def snapshot_due(self) -> bool:
         """Whether N labels or T seconds (with something new) passed since the last one."""
@@ -237,9 +246,7 @@ class Learner:
         the last published snapshot.
         """
         s = self.settings
-        if self.model is None:
-            self.model = _copy(self.sampler.model)
-        model = self.model
+        model = self._own_model()
         verdict = self.gate.judge(model, self.published)
         if not math.isnan(verdict.candidate_accuracy):
             self.metrics.promotion_accuracy.labels(model="candidate").set(
@@ -314,8 +321,3 @@ class Learner:
         """
         if self.owner and self._since_snapshot:
             await self.snapshot()
-
-
-def _copy(model: Any) -> Any:
-    """An independent copy of a model (the round trip a snapshot makes)."""
-    return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))

@@ -80,6 +80,11 @@ def sign(payload: bytes, key: bytes) -> str:
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
+def copy_model(model: Any) -> Any:
+    """An independent copy of a model: the pickle round trip a snapshot makes."""
+    return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def encode_snapshot(
     model: Any, *, model_name: str, version: int, labels_seen: int, key: bytes, now: float
 ) -> bytes:
