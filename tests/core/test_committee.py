@@ -81,9 +81,9 @@ def test_mixed_families_round_robin() -> None:
     kinds = [type(list(m.steps.values())[-1]).__name__ for m in c.members]  # type: ignore[attr-defined]
     assert kinds == [
         "OneVsRestClassifier",
-        "HoeffdingAdaptiveTreeClassifier",
+        "AdaptiveTree",
         "OneVsRestClassifier",
-        "HoeffdingAdaptiveTreeClassifier",
+        "AdaptiveTree",
         "OneVsRestClassifier",
     ]
 

@@ -40,6 +40,7 @@ from river import (
     tree,
 )
 
+from streamsift.core.trees import AdaptiveTree
 from streamsift.errors import ConfigurationError
 
 __all__ = [
@@ -101,7 +102,7 @@ def _hoeffding(seed: int) -> Classifier:
     # label efficiency on the reference streams (five seeds, 5 %): geometric-mean
     # savings 3.56x / worst stream 2.18x with resampling, 2.08x / 0.84x without
     # (docs/benchmarks.md, "Current default").
-    model = tree.HoeffdingAdaptiveTreeClassifier(
+    model = AdaptiveTree(
         grace_period=50, leaf_prediction="nba", delta=1e-5, seed=seed, bootstrap_sampling=False
     )
     return compose.FuncTransformer(_clean) | model
@@ -114,7 +115,7 @@ def _hoeffding_nb(seed: int) -> Classifier:
     # majority class can win for hundreds of events (ImageSegments, seed 2: one
     # class predicted from label 24 to 45, accuracy 0.08-0.2, then 0.73 once naive
     # Bayes took over).
-    model = tree.HoeffdingAdaptiveTreeClassifier(
+    model = AdaptiveTree(
         grace_period=50, leaf_prediction="nb", delta=1e-5, seed=seed, bootstrap_sampling=False
     )
     return compose.FuncTransformer(_clean) | model

@@ -45,6 +45,7 @@ from streamsift.core.models import (
     accepts_weight,
     make_model,
 )
+from streamsift.core.trees import ADAPTIVE_TREES
 from streamsift.core.types import Features, Label
 from streamsift.errors import ConfigurationError, SchemaError
 
@@ -190,7 +191,7 @@ def _fast_tree(model: object) -> tuple[Any, Any] | None:
     if (
         len(steps) == 2
         and type(steps[0]) is compose.FuncTransformer
-        and type(steps[1]) is tree.HoeffdingAdaptiveTreeClassifier
+        and type(steps[1]) in ADAPTIVE_TREES
     ):
         return steps[0].func, steps[1]
     return None

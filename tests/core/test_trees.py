@@ -1,0 +1,120 @@
+"""AdaptiveTree: river's adaptive tree with its classes in a reproducible order."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from river import tree
+from river.datasets import synth
+
+from streamsift.core.compiled import CompiledHat
+from streamsift.core.online import OnlineModel, hat_predict_proba
+from streamsift.core.trees import AdaptiveTree, OrderedClasses
+
+LABELS = ["sky", "cement", "window", "path", "foliage", "grass", "brickface"]
+
+
+def _bits(proba: dict[Any, float]) -> list[tuple[Any, str]]:
+    return [(k, repr(v)) for k, v in proba.items()]
+
+
+def _agrawal_named(n: int) -> list[tuple[dict[str, Any], str]]:
+    """A drifting Agrawal stream with string labels (the hash-ordered case)."""
+    stream = synth.ConceptDriftStream(
+        stream=synth.Agrawal(seed=1, classification_function=2),
+        drift_stream=synth.Agrawal(seed=2, classification_function=5),
+        position=n // 2,
+        width=50,
+        seed=3,
+    )
+    return [(x, LABELS[int(y) * 3]) for x, y in stream.take(n)]
+
+
+@pytest.mark.parametrize("leaf_prediction", ["nba", "nb", "mc"])
+def test_same_predictions_as_rivers_tree_up_to_the_key_order(leaf_prediction: str) -> None:
+    ours = AdaptiveTree(grace_period=50, delta=1e-5, leaf_prediction=leaf_prediction, seed=7)
+    rivers = tree.HoeffdingAdaptiveTreeClassifier(
+        grace_period=50,
+        delta=1e-5,
+        leaf_prediction=leaf_prediction,
+        seed=7,
+        bootstrap_sampling=False,
+    )
+    data = _agrawal_named(4_000)
+    for i, (x, y) in enumerate(data):
+        if i % 7 == 0:
+            mine, theirs = ours.predict_proba_one(x), rivers.predict_proba_one(x)
+            assert mine.keys() == theirs.keys()
+            assert mine == pytest.approx(theirs, rel=1e-12, abs=1e-15)
+        ours.learn_one(x, y)
+        rivers.learn_one(x, y)
+    assert ours.n_nodes == rivers.n_nodes > 1
+    assert list(ours.classes) == ["sky", "path"]  # first seen first
+
+
+def test_the_fast_paths_give_the_tree_s_probabilities_in_its_order() -> None:
+    model = AdaptiveTree(grace_period=50, delta=1e-5, seed=3)
+    data = _agrawal_named(3_000)
+    for x, y in data[:2_500]:
+        model.learn_one(x, y)
+    compiled = CompiledHat(model)
+    for x, _ in data[2_500:]:
+        want = _bits(model.predict_proba_one(x))
+        assert _bits(hat_predict_proba(model, x)) == want
+        assert _bits(compiled.predict(x)) == want
+
+
+def test_the_registry_s_trees_are_reproducible_and_take_the_fast_path() -> None:
+    online = OnlineModel("hoeffding", seed=1)
+    assert type(list(online.model.steps.values())[-1]) is AdaptiveTree
+    for name in ("hoeffding", "hoeffding-nb"):
+        model = OnlineModel(name, seed=1).model
+        assert isinstance(list(model.steps.values())[-1].classes, OrderedClasses)
+
+
+_PROBE = """
+from river.datasets import synth
+from streamsift.core.models import make_model
+labels = {labels!r}
+model = make_model({name!r}, seed=0)
+for i, (x, y) in enumerate(synth.SEA(seed=4).take(400)):
+    model.learn_one(x, labels[(int(y) + i) % len(labels)])
+print(list(model.predict_proba_one({{0: 5.0, 1: 5.0, 2: 5.0}})))
+"""
+
+
+def test_the_class_order_does_not_depend_on_string_hashing() -> None:
+    orders = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE.format(labels=LABELS, name="hoeffding")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        orders.add(out.stdout.strip())
+    first_seen: dict[str, None] = {}
+    for i, (_, y) in enumerate(synth.SEA(seed=4).take(400)):
+        first_seen.setdefault(LABELS[(int(y) + i) % len(LABELS)], None)
+    assert orders == {repr(list(first_seen))}
+
+
+def test_clone_and_pickle_keep_the_order_and_the_predictions() -> None:
+    model = AdaptiveTree(grace_period=50, leaf_prediction="nb", seed=2)
+    data = _agrawal_named(800)
+    for x, y in data[:700]:
+        model.learn_one(x, y)
+    clone = model.clone()
+    assert (type(clone), clone.leaf_prediction, clone._root) == (AdaptiveTree, "nb", None)
+    assert isinstance(clone.classes, OrderedClasses) and not clone.classes
+    copy = pickle.loads(pickle.dumps(model))
+    assert isinstance(copy.classes, OrderedClasses)
+    for x, _ in data[700:]:
+        assert _bits(copy.predict_proba_one(x)) == _bits(model.predict_proba_one(x))
