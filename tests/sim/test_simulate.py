@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from streamsift.cli import main
+from streamsift.core.models import DEFAULT_BASE_MODEL
 from streamsift.sim.engine import RunResult, majority_accuracy, run
 from streamsift.sim.peers import EntropySamplerPolicy, calibrate_discount
 from streamsift.sim.simulate import SimConfig, prepare, recovery_events, run_strategy, simulate
@@ -46,7 +47,7 @@ def test_json_has_the_documented_fields(small_json: dict[str, Any]) -> None:
     assert small_json["events"] == 1500 - 30  # the 2% production prefix is not evaluated
     assert small_json["production_prefix"] == 30
     assert small_json["strategy"] == "online-margin"
-    assert small_json["base_model"] == "hoeffding"
+    assert small_json["base_model"] == DEFAULT_BASE_MODEL
     assert len(small_json["random_accuracy_seeds"]) == 2
     assert small_json["drift_at"] == 750 - 30
     assert "recovery_events" in small_json and "random_recovery_events" in small_json
