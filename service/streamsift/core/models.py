@@ -101,7 +101,7 @@ def _hoeffding(seed: int) -> Classifier:
     # (accuracy 0.28 on fresh events, majority 0.56) against 0.79 without it. It cost
     # label efficiency on the reference streams (five seeds, 5 %): geometric-mean
     # savings 3.56x / worst stream 2.18x with resampling, 2.08x / 0.84x without
-    # (docs/benchmarks.md, "Current default").
+    # (docs/benchmarks.md, "Earlier default").
     #
     # Split confidence delta=1e-3 (river's default 1e-7; 1e-5 until 2026-11-27): on
     # ~1,000 actively chosen labels the tree often never split at 1e-5 (Agrawal seed
