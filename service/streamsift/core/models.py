@@ -15,8 +15,9 @@ with naive-Bayes-adaptive leaves), is the one that learns every reference stream
 (river's Bananas, Phishing and ImageSegments, and the drifting SEA, Agrawal and
 Hyperplane generators) well above the majority baseline, recovers from abrupt drift
 through its ADWIN-monitored branches, and predicts in a few tens of microseconds.
-``"hoeffding-nb"`` is the same tree with naive-Bayes leaves, measured as the next
-candidate default (docs/benchmarks.md, "Naive-Bayes leaves").
+``"hoeffding-nb"`` is the same tree with naive-Bayes leaves, measured as a default
+and not taken: better on the six reference streams, far worse on the demo's own
+stream (docs/benchmarks.md, "Current default").
 """
 
 from __future__ import annotations

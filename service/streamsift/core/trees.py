@@ -41,9 +41,10 @@ class OrderedClasses(dict[Any, None]):
 class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
     """:class:`river.tree.HoeffdingAdaptiveTreeClassifier` with :class:`OrderedClasses`.
 
-    Learning and predictions are river's, to the bit, except the order of the
-    classes (and so of the probability dicts), which no longer depends on the
-    process.
+    Learning is river's; probabilities are river's up to the order of the classes,
+    which no longer depends on the process (the order of the dict's keys and of the
+    float sums that normalise them, so values can differ from river's in the last
+    bit).
 
     Parameters
     ----------
