@@ -28,7 +28,8 @@ What the loop guarantees to its subclass:
   rebalance started is not handled (aiokafka's ``getmany`` only returns records of
   the assignment current when it returns, so the generation at return tells).
 * **Graceful stop** (:meth:`shutdown`): no batch is started any more, the batch in
-  flight finishes, everything handled is committed, the consumer leaves the group.
+  flight finishes, everything handled is committed, then the consumer leaves the
+  group (closed by the stop, not by the loop, which may notice the stop first).
 * **Upgrade.** A partition without a committed offset in the loop's group starts
   from the offset the faust app's group (``app_id``) committed for it, when there is
   one (a worker upgraded from the faust agents neither re-reads nor skips); that
@@ -350,7 +351,11 @@ class GroupLoop:
                     await self.process(polled, generation)
                 await self._housekeeping()
         finally:
-            await self._close()
+            # A stop under way commits, then closes the consumer itself: closing it
+            # here, at the first poll after ``stopping`` was set, would make that
+            # commit fail (the last periodic commit would stand).
+            if not self.stopping:
+                await self._close()
 
     async def process(self, polled: Mapping[Any, Sequence[Any]], generation: int) -> int:
         """Handle one poll as one batch unless it is stale; return records handled."""
@@ -418,15 +423,16 @@ class GroupLoop:
     async def shutdown(self) -> dict[TopicPartition, int]:
         """Graceful stop: no new batch, finish the one in flight, commit, leave the group."""
         self.stopping = True
-        await self._cancel_assigning()
         done: dict[TopicPartition, int] = {}
         try:
+            await self._cancel_assigning()
             async with self._lock:
                 await self.before_release(sorted(self.owned))
                 done = await self._commit(None)
         except Exception as exc:
             log.warning("%s: commit at shutdown failed: %r", self.name, exc)
-        await self._close()
+        finally:  # also when the caller's timeout cancels the stop
+            await self._close()
         return done
 
     async def _close(self) -> None:
