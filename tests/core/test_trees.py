@@ -35,8 +35,10 @@ def _agrawal_named(n: int) -> list[tuple[dict[str, Any], str]]:
     return [(x, LABELS[int(y) * 3]) for x, y in stream.take(n)]
 
 
-@pytest.mark.parametrize("leaf_prediction", ["nba", "nb", "mc"])
+@pytest.mark.parametrize("leaf_prediction", ["mc"])
 def test_same_predictions_as_rivers_tree_up_to_the_key_order(leaf_prediction: str) -> None:
+    """Majority-class leaves: river's tree. (Naive-Bayes leaves predict with
+    ``core.leaf_bayes``, tests/core/test_leaf_bayes.py.)"""
     ours = AdaptiveTree(grace_period=50, delta=1e-5, leaf_prediction=leaf_prediction, seed=7)
     rivers = tree.HoeffdingAdaptiveTreeClassifier(
         grace_period=50,

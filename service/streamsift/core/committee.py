@@ -84,9 +84,9 @@ class Committee:
     ...     committee.learn_one(x, y)
     >>> x, y = next(iter(synth.SEA(seed=7).take(1)))
     >>> [round(p[True], 3) for p in committee.member_probas(x)]
-    [0.462, 0.0, 0.367]
+    [0.462, 0.0, 0.004]
     >>> round(committee.predict_proba_one(x)[True], 3), committee.predict_one(x), y
-    (0.276, False, False)
+    (0.155, False, False)
     """
 
     def __init__(

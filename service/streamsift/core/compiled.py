@@ -7,7 +7,7 @@ snapshot swaps the scorer's tree does not change, so :class:`CompiledHat` reads 
 that once: branches become tuples, majority-class leaves their final probabilities,
 naive-Bayes leaves per-class log priors, Gaussian ``(mean, -2 variance, log(variance)
 / 2)`` and nominal log-share tables. Per event only the routing comparisons and the
-naive-Bayes sum remain, in river 0.26's order of operations (same ``math`` functions,
+naive-Bayes sum remain, in the leaves' order of operations (same ``math`` functions,
 same left-to-right sums), so the probabilities are identical to the bit.
 :meth:`CompiledHat.predict_many` routes a batch branch by branch and adds up each
 naive-Bayes leaf's sums for all of its events at once with numpy, in the same order
@@ -16,8 +16,9 @@ with the same roundings (see there), the same probabilities again.
 What it cannot compile it hands to ``hat_predict_proba`` per event: a branch with an
 alternate tree on the event's path, a split feature missing or a category unseen by a
 multiway branch, a node or splitter type other than the adaptive tree's usual ones,
-a nominal splitter that has not seen a class its leaf has (river's prediction adds
-an empty entry for it, a side effect kept by asking river), an empty leaf.
+a leaf of another type than :class:`~streamsift.core.trees.NaiveBayesLeaf`, an
+empty leaf. The naive-Bayes tables are :mod:`streamsift.core.leaf_bayes`'s, the
+ones the tree's own leaves predict with.
 """
 
 from __future__ import annotations
@@ -32,18 +33,17 @@ from typing import Any
 
 import numpy as np
 from river import tree
-from river.proba.gaussian import _HALF_LOG_TAU, Gaussian
+from river.proba.gaussian import _HALF_LOG_TAU
 from river.tree.base import Branch
 from river.tree.nodes.hatc_nodes import (
-    AdaLeafClassifier,
     AdaNomBinaryBranchClass,
     AdaNomMultiwayBranchClass,
     AdaNumBinaryBranchClass,
 )
-from river.tree.splitter.gaussian_splitter import GaussianSplitter
-from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
 
+from streamsift.core.leaf_bayes import leaf_tables
 from streamsift.core.models import _clean
+from streamsift.core.trees import NaiveBayesLeaf
 
 __all__ = ["CompiledHat"]
 
@@ -73,8 +73,8 @@ class CompiledHat:
     --------
     >>> from river.datasets import synth
     >>> from streamsift.core.online import hat_predict_proba
-    >>> hat = tree.HoeffdingAdaptiveTreeClassifier(grace_period=50, leaf_prediction="nba",
-    ...                                            seed=1)
+    >>> from streamsift.core.trees import AdaptiveTree
+    >>> hat = AdaptiveTree(grace_period=50, leaf_prediction="nba", seed=1)
     >>> data = list(synth.SEA(seed=1).take(600))
     >>> for x, y in data[:500]:
     ...     hat.learn_one(x, y)
@@ -100,7 +100,7 @@ class CompiledHat:
 
     def _node(self, node: Any) -> tuple[Any, ...]:
         kind = type(node)
-        if kind is AdaLeafClassifier:
+        if kind is NaiveBayesLeaf:
             return self._leaf(node)
         if not isinstance(node, Branch) or getattr(node, "_alternate_tree", None):
             return _FALLBACK_NODE
@@ -136,7 +136,7 @@ class CompiledHat:
             positions.append(i)
         return keys, positions
 
-    def _leaf(self, leaf: AdaLeafClassifier) -> tuple[Any, ...]:
+    def _leaf(self, leaf: NaiveBayesLeaf) -> tuple[Any, ...]:
         from streamsift.core.online import _ada_leaf_prediction, _scaled
 
         hat = self.hat
@@ -162,55 +162,10 @@ class CompiledHat:
                 except KeyError:
                     proba[k] = v
             return (_CONST, _scaled(proba, sum(proba.values())))
-        total_weight = sum(stats.values())
-        if total_weight == 0:
+        tables = leaf_tables(stats, leaf.splitters)
+        if tables is None:
             return _FALLBACK_NODE
-        classes: list[tuple[Any, float | None]] = []
-        for c, w in stats.items():
-            classes.append((c, math.log(w / total_weight) if w > 0 else None))
-        atts: list[tuple[str, bool, list[Any]]] = []
-        for att, obs in leaf.splitters.items():
-            kind = type(obs)
-            per_class: list[Any] = []
-            if kind is GaussianSplitter:
-                dists = obs._att_dist_per_class
-                for c, prior in classes:
-                    g = dists.get(c) if prior is not None else None
-                    if g is None:
-                        per_class.append(None)
-                        continue
-                    if type(g) is not Gaussian:
-                        return _FALLBACK_NODE
-                    var = g._var
-                    n = var.mean.n
-                    params = None
-                    if n > var.ddof:
-                        variance = var._S / (n - var.ddof)
-                        if variance > 0.0:
-                            params = (var.mean._mean, -2.0 * variance, 0.5 * math.log(variance))
-                    per_class.append(params)
-                atts.append((att, True, per_class))
-            elif kind is NominalSplitterClassif:
-                dists = obs._att_dist_per_class
-                for c, prior in classes:
-                    if prior is None:
-                        per_class.append(None)
-                        continue
-                    if c not in dists:  # river's lookup would add it: let river do it
-                        return _FALLBACK_NODE
-                    class_dist = dists[c]
-                    table: dict[Any, float] = {}
-                    try:
-                        s = sum(class_dist.values())
-                        for v, count in class_dist.items():
-                            tmp = count / s
-                            table[v] = math.log(tmp) if tmp > 0 else 0.0
-                    except ZeroDivisionError:
-                        table = {v: 0.0 for v in class_dist}
-                    per_class.append(table)
-                atts.append((att, False, per_class))
-            else:
-                return _FALLBACK_NODE
+        classes, atts = tables
         keys, positions = self._positions(c for c, _ in classes)
         priors = tuple(prior for _, prior in classes)
         att_rows = tuple((att, gauss, tuple(per_class)) for att, gauss, per_class in atts)
@@ -252,8 +207,8 @@ class CompiledHat:
         Examples
         --------
         >>> from river.datasets import synth
-        >>> hat = tree.HoeffdingAdaptiveTreeClassifier(grace_period=50,
-        ...                                            leaf_prediction="nba", seed=1)
+        >>> from streamsift.core.trees import AdaptiveTree
+        >>> hat = AdaptiveTree(grace_period=50, leaf_prediction="nba", seed=1)
         >>> data = list(synth.Agrawal(seed=3).take(900))
         >>> for x, y in data[:800]:
         ...     hat.learn_one(x, y)
@@ -355,7 +310,7 @@ class CompiledHat:
         """river's ``do_naive_bayes_prediction`` then the adaptive leaf's error scaling
         and the tree's normalisation, on the compiled leaf ``node``."""
         _, priors, atts, error, positions, keys = node
-        votes = [0.0 if p is None else p for p in priors]
+        votes = list(priors)
         n = len(votes)
         get = x.get
         for att, gauss, per_class in atts:
@@ -373,7 +328,7 @@ class CompiledHat:
                 for i in range(n):
                     table = per_class[i]
                     if table is not None:
-                        votes[i] += table.get(v, 0.0)
+                        votes[i] += table.get(v, table.unseen)
         return _nb_proba(votes, error, positions, keys)
 
     def _nb_many(self, node: tuple[Any, ...], xs: list[dict[str, Any]]) -> list[dict[Any, float]]:
@@ -400,7 +355,7 @@ class CompiledHat:
         m = len(xs)
         votes = np.empty((len(priors), m))
         for i, p in enumerate(priors):
-            votes[i] = 0.0 if p is None else p
+            votes[i] = p
         slow: set[int] = set()
         columns = _columns(xs, atts, getter)
         for (_, gauss, per_class), prep, vals in zip(atts, gaussians, columns):  # noqa: B905
@@ -434,7 +389,8 @@ class CompiledHat:
                     if table is None:
                         continue
                     row = votes[i]
-                    shares = np.fromiter(map(table.get, vals, _ZEROS), np.float64, len(vals))
+                    unseen = itertools.repeat(table.unseen)
+                    shares = np.fromiter(map(table.get, vals, unseen), np.float64, len(vals))
                     if inverse is not None:
                         row += shares[inverse]
                     elif present is None:
@@ -505,7 +461,6 @@ _NUMBERS = frozenset({float, int})
 #: Float values sampled to guess whether a column's values repeat.
 _SAMPLE = 32
 _DICT = frozenset({dict})
-_ZEROS = itertools.repeat(0.0)
 _TWOS = itertools.repeat(2)
 
 

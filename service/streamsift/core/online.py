@@ -34,7 +34,6 @@ from typing import Any
 from river import compose, tree
 from river.tree.base import Branch
 from river.tree.nodes.hatc_nodes import AdaLeafClassifier
-from river.tree.utils import do_naive_bayes_prediction
 
 from streamsift.core.committee import Committee, _check_name
 from streamsift.core.compiled import CompiledHat
@@ -45,7 +44,7 @@ from streamsift.core.models import (
     accepts_weight,
     make_model,
 )
-from streamsift.core.trees import ADAPTIVE_TREES
+from streamsift.core.trees import ADAPTIVE_TREES, NaiveBayesLeaf, leaf_naive_bayes
 from streamsift.core.types import Features, Label
 from streamsift.errors import ConfigurationError, SchemaError
 
@@ -87,7 +86,8 @@ def _scaled(d: dict[Any, float], factor: float) -> dict[Any, float]:
 def _ada_leaf_prediction(
     leaf: AdaLeafClassifier, x: dict[str, Any], hat: tree.HoeffdingAdaptiveTreeClassifier
 ) -> dict[Any, float] | None:
-    """``AdaLeafClassifier.prediction(x, tree=hat)`` (river 0.26), same arithmetic,
+    """``NaiveBayesLeaf.prediction(x, tree=hat)`` (river 0.26's adaptive leaf with
+    :func:`~streamsift.core.trees.leaf_naive_bayes`), same arithmetic,
     no deep copies (see :func:`_normalized`): the final normalisation scales the
     leaf's fresh distribution in place instead of a copy of it."""
     stats = leaf.stats
@@ -99,11 +99,11 @@ def _ada_leaf_prediction(
         dist = _normalized(stats)
     elif option == hat._NAIVE_BAYES:
         if leaf.total_weight >= hat.nb_threshold:
-            dist = do_naive_bayes_prediction(x, stats, leaf.splitters)
+            dist = leaf_naive_bayes(leaf, x)
         else:
             dist = _normalized(stats)
     elif leaf._nb_correct_weight >= leaf._mc_correct_weight:  # LeafNaiveBayesAdaptive
-        dist = do_naive_bayes_prediction(x, stats, leaf.splitters)
+        dist = leaf_naive_bayes(leaf, x)
     else:  # LeafMajorityClass.prediction
         dist = _normalized(stats)
     if type(dist) is not dict:
@@ -150,13 +150,14 @@ def hat_predict_proba(
     The same leaves are combined in the same order with the same arithmetic (river
     0.26's ``HoeffdingAdaptiveTreeClassifier.predict_proba_one``), so the
     probabilities are identical to the bit; a found node that is not a plain
-    :class:`AdaLeafClassifier` is asked through river's own ``prediction``.
+    :class:`~streamsift.core.trees.NaiveBayesLeaf` is asked through its own
+    ``prediction``.
 
     Examples
     --------
     >>> from river.datasets import synth
-    >>> hat = tree.HoeffdingAdaptiveTreeClassifier(grace_period=50, leaf_prediction="nba",
-    ...                                            seed=1)
+    >>> from streamsift.core.trees import AdaptiveTree
+    >>> hat = AdaptiveTree(grace_period=50, leaf_prediction="nba", seed=1)
     >>> data = list(synth.SEA(seed=1).take(600))
     >>> for x, y in data[:500]:
     ...     hat.learn_one(x, y)
@@ -170,7 +171,7 @@ def hat_predict_proba(
     found: Any = _found_nodes(root, x) if isinstance(root, Branch) else [root]
     for leaf in found:
         dist: Any
-        if type(leaf) is AdaLeafClassifier:
+        if type(leaf) is NaiveBayesLeaf:
             dist = _ada_leaf_prediction(leaf, x, hat)
         else:
             dist = leaf.prediction(x, tree=hat)

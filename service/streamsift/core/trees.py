@@ -10,6 +10,10 @@ ImageSegments (seven string classes) an online-model accuracy of 0.45 to 0.76 fo
 one seed depending on ``PYTHONHASHSEED`` (docs/benchmarks.md, "Current default").
 River's non-adaptive tree sorts its classes; sorting fails on labels of mixed types,
 so :class:`AdaptiveTree` keeps them in the order they were first seen.
+
+Its leaves (:class:`NaiveBayesLeaf`) predict with :mod:`streamsift.core.leaf_bayes`'s
+naive Bayes, where river's counts a likelihood of zero as one (a class seen once in
+a leaf won every event reaching it).
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from river import tree
+from river.tree.nodes.hatc_nodes import AdaLeafClassifier
+from river.tree.utils import do_naive_bayes_prediction
+from river.utils.norm import normalize_values_in_dict
 
-__all__ = ["ADAPTIVE_TREES", "AdaptiveTree", "OrderedClasses"]
+from streamsift.core.leaf_bayes import leaf_tables, naive_bayes
+
+__all__ = ["ADAPTIVE_TREES", "AdaptiveTree", "NaiveBayesLeaf", "OrderedClasses", "leaf_naive_bayes"]
 
 
 class OrderedClasses(dict[Any, None]):
@@ -38,17 +47,78 @@ class OrderedClasses(dict[Any, None]):
         self.setdefault(c, None)
 
 
-class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
-    """:class:`river.tree.HoeffdingAdaptiveTreeClassifier` with :class:`OrderedClasses`.
+def leaf_naive_bayes(leaf: AdaLeafClassifier, x: dict[str, Any]) -> dict[Any, float]:
+    """The naive-Bayes probabilities of ``x`` in ``leaf`` (:mod:`~streamsift.core.leaf_bayes`;
+    river's own for a splitter of another kind)."""
+    tables = leaf_tables(leaf.stats, leaf.splitters)
+    if tables is None:
+        return dict(do_naive_bayes_prediction(x, leaf.stats, leaf.splitters))
+    return naive_bayes(x, tables)
 
-    Learning is river's; probabilities are river's up to the order of the classes,
-    which no longer depends on the process (the order of the dict's keys and of the
-    float sums that normalise them, so values can differ from river's in the last
-    bit).
+
+class NaiveBayesLeaf(AdaLeafClassifier):
+    """River's adaptive-tree leaf, its naive Bayes :func:`leaf_naive_bayes`.
+
+    Both uses change: the prediction (naive-Bayes leaves, and adaptive ones while
+    naive Bayes has been right at least as often as the majority class) and the
+    adaptive leaf's count of how often naive Bayes was right, which river keeps with
+    its own rule inside ``learn_one`` and this leaf recounts.
+    """
+
+    def learn_one(
+        self,
+        x: dict[str, Any],
+        y: Any,
+        *,
+        w: float = 1.0,
+        tree: Any = None,
+        parent: Any = None,
+        parent_branch: Any = None,
+    ) -> None:
+        nb_before, weight_before = self._nb_correct_weight, self.total_weight
+        hit = False
+        if self.is_active() and self.stats:
+            nb = leaf_naive_bayes(self, x)
+            hit = bool(nb) and max(nb, key=nb.__getitem__) == y
+        super().learn_one(x, y, w=w, tree=tree, parent=parent, parent_branch=parent_branch)
+        if hit:  # the weight learned (times a bootstrap draw, if any)
+            w_eff = w if not tree.bootstrap_sampling else self.total_weight - weight_before
+            self._nb_correct_weight = nb_before + w_eff
+        else:
+            self._nb_correct_weight = nb_before
+
+    def prediction(self, x: dict[str, Any], *, tree: Any = None) -> Any:
+        if not self.stats:
+            return None
+        option = tree.leaf_prediction
+        if not self.is_active() or option == tree._MAJORITY_CLASS:
+            dist = normalize_values_in_dict(self.stats, inplace=False)
+        elif option == tree._NAIVE_BAYES:
+            if self.total_weight >= tree.nb_threshold:
+                dist = leaf_naive_bayes(self, x)
+            else:
+                dist = normalize_values_in_dict(self.stats, inplace=False)
+        elif self._nb_correct_weight >= self._mc_correct_weight:
+            dist = leaf_naive_bayes(self, x)
+        else:
+            dist = normalize_values_in_dict(self.stats, inplace=False)
+        # river's scaling by the leaf's error (kept: it weighs an alternate tree's votes)
+        error = self._mean_error.get()
+        return normalize_values_in_dict(dist, sum(dist.values()) * error * error, inplace=False)
+
+
+class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
+    """:class:`river.tree.HoeffdingAdaptiveTreeClassifier` with :class:`OrderedClasses`
+    and :class:`NaiveBayesLeaf` leaves.
+
+    Learning is river's except for the leaves' naive Bayes (above); majority-class
+    probabilities are river's up to the order of the classes, which no longer
+    depends on the process (the order of the dict's keys and of the float sums that
+    normalise them, so values can differ from river's in the last bit).
 
     Parameters
     ----------
-    grace_period, delta, leaf_prediction, seed, bootstrap_sampling
+    grace_period, delta, leaf_prediction, seed, bootstrap_sampling, nominal_attributes, binary_split
         As :class:`river.tree.HoeffdingAdaptiveTreeClassifier`.
 
     Examples
@@ -69,6 +139,8 @@ class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
         leaf_prediction: str = "nba",
         seed: int | None = None,
         bootstrap_sampling: bool = False,
+        nominal_attributes: list[str] | None = None,
+        binary_split: bool = False,
     ) -> None:
         super().__init__(
             grace_period=grace_period,
@@ -76,8 +148,19 @@ class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
             leaf_prediction=leaf_prediction,
             seed=seed,
             bootstrap_sampling=bootstrap_sampling,
+            nominal_attributes=nominal_attributes,
+            binary_split=binary_split,
         )
         self.classes: Any = OrderedClasses()
+
+    def _new_leaf(self, initial_stats: Any = None, parent: Any = None) -> NaiveBayesLeaf:
+        return NaiveBayesLeaf(
+            stats={} if initial_stats is None else initial_stats,
+            depth=0 if parent is None else parent.depth + 1,
+            splitter=self.splitter,
+            drift_detector=self.drift_detector.clone(),
+            rng=self._rng,
+        )
 
     @classmethod
     def _unit_test_params(cls) -> Any:
@@ -86,4 +169,4 @@ class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
 
 #: Tree types whose predictions the fast paths (``core.online``, ``core.compiled``)
 #: reproduce; exact types, since ``isinstance`` on river's classes is slow.
-ADAPTIVE_TREES: frozenset[type] = frozenset({tree.HoeffdingAdaptiveTreeClassifier, AdaptiveTree})
+ADAPTIVE_TREES: frozenset[type] = frozenset({AdaptiveTree})
