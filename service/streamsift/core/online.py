@@ -33,7 +33,6 @@ from typing import Any
 
 from river import compose, tree
 from river.tree.base import Branch
-from river.tree.nodes.hatc_nodes import AdaLeafClassifier
 
 from streamsift.core.committee import Committee, _check_name
 from streamsift.core.compiled import CompiledHat
@@ -84,7 +83,7 @@ def _scaled(d: dict[Any, float], factor: float) -> dict[Any, float]:
 
 
 def _ada_leaf_prediction(
-    leaf: AdaLeafClassifier, x: dict[str, Any], hat: tree.HoeffdingAdaptiveTreeClassifier
+    leaf: NaiveBayesLeaf, x: dict[str, Any], hat: tree.HoeffdingAdaptiveTreeClassifier
 ) -> dict[Any, float] | None:
     """``NaiveBayesLeaf.prediction(x, tree=hat)`` (river 0.26's adaptive leaf with
     :func:`~streamsift.core.trees.leaf_naive_bayes`), same arithmetic,

@@ -47,13 +47,19 @@ class OrderedClasses(dict[Any, None]):
         self.setdefault(c, None)
 
 
-def leaf_naive_bayes(leaf: AdaLeafClassifier, x: dict[str, Any]) -> dict[Any, float]:
+def leaf_naive_bayes(leaf: NaiveBayesLeaf, x: dict[str, Any]) -> dict[Any, float]:
     """The naive-Bayes probabilities of ``x`` in ``leaf`` (:mod:`~streamsift.core.leaf_bayes`;
-    river's own for a splitter of another kind)."""
-    tables = leaf_tables(leaf.stats, leaf.splitters)
+    river's own for a splitter of another kind). The leaf's tables are built once
+    per change of the leaf (its ``learn_one`` drops them)."""
+    tables = leaf._nb_tables
     if tables is None:
+        tables = leaf._nb_tables = leaf_tables(leaf.stats, leaf.splitters) or _NO_TABLES
+    if tables is _NO_TABLES:
         return dict(do_naive_bayes_prediction(x, leaf.stats, leaf.splitters))
     return naive_bayes(x, tables)
+
+
+_NO_TABLES: Any = ((), ())
 
 
 class NaiveBayesLeaf(AdaLeafClassifier):
@@ -64,6 +70,9 @@ class NaiveBayesLeaf(AdaLeafClassifier):
     adaptive leaf's count of how often naive Bayes was right, which river keeps with
     its own rule inside ``learn_one`` and this leaf recounts.
     """
+
+    #: The naive-Bayes tables of the leaf as it is (``None``: to build).
+    _nb_tables: Any = None
 
     def learn_one(
         self,
@@ -81,11 +90,16 @@ class NaiveBayesLeaf(AdaLeafClassifier):
             nb = leaf_naive_bayes(self, x)
             hit = bool(nb) and max(nb, key=nb.__getitem__) == y
         super().learn_one(x, y, w=w, tree=tree, parent=parent, parent_branch=parent_branch)
+        self._nb_tables = None
         if hit:  # the weight learned (times a bootstrap draw, if any)
             w_eff = w if not tree.bootstrap_sampling else self.total_weight - weight_before
             self._nb_correct_weight = nb_before + w_eff
         else:
             self._nb_correct_weight = nb_before
+
+    def disable_attribute(self, att_index: Any) -> None:
+        super().disable_attribute(att_index)
+        self._nb_tables = None
 
     def prediction(self, x: dict[str, Any], *, tree: Any = None) -> Any:
         if not self.stats:
