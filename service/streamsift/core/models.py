@@ -17,7 +17,9 @@ Hyperplane generators) well above the majority baseline, recovers from abrupt dr
 through its ADWIN-monitored branches, and predicts in a few tens of microseconds.
 ``"hoeffding-nb"`` is the same tree with naive-Bayes leaves, measured as a default
 and not taken: better on the six reference streams, far worse on the demo's own
-stream (docs/benchmarks.md, "Current default").
+stream (docs/benchmarks.md, "Previous default"), measured with river's leaf naive
+Bayes, whose zero likelihoods count as one (``core.leaf_bayes``); not measured again
+since.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _hoeffding(seed: int) -> Classifier:
     # recovery after its drift faster than random on 7 of 10 against 4 of 10,
     # every-label accuracy 0.931 against 0.908; the other five streams unchanged
     # within 0.1x; 1e-2 was worse (Agrawal 1.38x, no recovery). Docs/benchmarks.md,
-    # "Current default".
+    # "Previous default".
     model = AdaptiveTree(
         grace_period=50, leaf_prediction="nba", delta=1e-3, seed=seed, bootstrap_sampling=False
     )

@@ -7,7 +7,7 @@ key order of every prediction: which class wins an argmax tie and the order of t
 float sums that normalise the probabilities. In a prequential run the last-bit
 differences flip a few selection decisions and the runs diverge: the simulator gave
 ImageSegments (seven string classes) an online-model accuracy of 0.45 to 0.76 for
-one seed depending on ``PYTHONHASHSEED`` (docs/benchmarks.md, "Current default").
+one seed depending on ``PYTHONHASHSEED`` (docs/benchmarks.md, "Previous default").
 River's non-adaptive tree sorts its classes; sorting fails on labels of mixed types,
 so :class:`AdaptiveTree` keeps them in the order they were first seen.
 
