@@ -41,7 +41,7 @@ from river.tree.nodes.hatc_nodes import (
     AdaNumBinaryBranchClass,
 )
 
-from streamsift.core.leaf_bayes import leaf_tables
+from streamsift.core.leaf_bayes import leaf_tables, log_votes
 from streamsift.core.models import _clean
 from streamsift.core.trees import NaiveBayesLeaf
 
@@ -307,28 +307,11 @@ class CompiledHat:
 
     @staticmethod
     def _nb(node: tuple[Any, ...], x: dict[str, Any]) -> dict[Any, float]:
-        """river's ``do_naive_bayes_prediction`` then the adaptive leaf's error scaling
-        and the tree's normalisation, on the compiled leaf ``node``."""
+        """The leaf's naive-Bayes votes (:func:`~streamsift.core.leaf_bayes.log_votes`),
+        then the adaptive leaf's error scaling and the tree's normalisation, on the
+        compiled leaf ``node``."""
         _, priors, atts, error, positions, keys = node
-        votes = list(priors)
-        n = len(votes)
-        get = x.get
-        for att, gauss, per_class in atts:
-            v = get(att)
-            if v is None or (v != v and isinstance(v, float)):  # missing: _clean drops it
-                continue
-            if gauss:
-                for i in range(n):
-                    params = per_class[i]
-                    if params is not None:
-                        log_p = (v - params[0]) ** 2 / params[1] - _HALF_LOG_TAU - params[2]
-                        if log_p > -math.inf:
-                            votes[i] += log_p
-            else:
-                for i in range(n):
-                    table = per_class[i]
-                    if table is not None:
-                        votes[i] += table.get(v, table.unseen)
+        votes = log_votes(x, priors, atts)
         return _nb_proba(votes, error, positions, keys)
 
     def _nb_many(self, node: tuple[Any, ...], xs: list[dict[str, Any]]) -> list[dict[Any, float]]:

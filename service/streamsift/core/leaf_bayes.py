@@ -35,14 +35,14 @@ so the tree's own prediction and the compiled one agree to the bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from river.proba.gaussian import _HALF_LOG_TAU, Gaussian
 from river.tree.splitter import GaussianSplitter
 from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
 
-__all__ = ["Shares", "leaf_tables", "naive_bayes"]
+__all__ = ["Shares", "leaf_tables", "log_votes", "naive_bayes"]
 
 #: Per class: ``(mean, -2 variance, log(variance) / 2)`` or ``None`` (not counted).
 GaussianRow = tuple[float, float, float] | None
@@ -174,16 +174,31 @@ def naive_bayes(x: Mapping[str, Any], tables: Tables) -> dict[Any, float]:
 
     Examples
     --------
-    >>> from river.tree.splitter import GaussianSplitter
-    >>> amount = GaussianSplitter()
-    >>> for c, v in [("fraud", 120.0), ("fraud", 150.0), ("fraud", 90.0), ("legit", 80.0)]:
-    ...     amount.update(v, c, 1.0)
-    >>> tables = leaf_tables({"fraud": 3.0, "legit": 1.0}, {"amount": amount})
-    >>> {c: round(p, 3) for c, p in naive_bayes({"amount": 150.0}, tables).items()}
-    {'fraud': 0.957, 'legit': 0.043}
+    >>> from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
+    >>> channel = NominalSplitterClassif()
+    >>> for c, v in [("fraud", "web"), ("fraud", "web"), ("legit", "app"), ("legit", "web")]:
+    ...     channel.update(v, c, 1.0)
+    >>> tables = leaf_tables({"fraud": 2.0, "legit": 2.0}, {"channel": channel})
+    >>> for value in ("web", "app", "pos"):  # shares (2+1)/(2+3) and (1+1)/(2+3); 1/5 each
+    ...     print(value, {c: round(p, 3) for c, p in naive_bayes({"channel": value}, tables).items()})
+    web {'fraud': 0.6, 'legit': 0.4}
+    app {'fraud': 0.333, 'legit': 0.667}
+    pos {'fraud': 0.5, 'legit': 0.5}
     """
     priors, atts = tables
-    votes = [p for _, p in priors]
+    votes = log_votes(x, [p for _, p in priors], atts)
+    exp = math.exp
+    max_ll = max(votes)
+    lse = max_ll + math.log(sum([exp(lp - max_ll) for lp in votes]))
+    return {c: exp(lp - lse) for (c, _), lp in zip(priors, votes, strict=True)}
+
+
+def log_votes(x: Mapping[str, Any], priors: Sequence[float], atts: Sequence[Any]) -> list[float]:
+    """Each class's log prior plus the log likelihoods of ``x``'s features, added
+    attribute by attribute in the tables' order (the one sum :func:`naive_bayes` and
+    :class:`~streamsift.core.compiled.CompiledHat` both use). A feature missing from
+    ``x`` (or NaN) is skipped; so is an infinite Gaussian term."""
+    votes = list(priors)
     n = len(votes)
     get = x.get
     for att, gauss, per_class in atts:
@@ -195,14 +210,11 @@ def naive_bayes(x: Mapping[str, Any], tables: Tables) -> dict[Any, float]:
                 params = per_class[i]
                 if params is not None:
                     log_p = (v - params[0]) ** 2 / params[1] - _HALF_LOG_TAU - params[2]
-                    if log_p > -math.inf:  # (an infinite value counts for no class)
+                    if log_p > -math.inf:
                         votes[i] += log_p
         else:
             for i in range(n):
                 table = per_class[i]
                 if table is not None:
                     votes[i] += table.get(v, table.unseen)
-    exp = math.exp
-    max_ll = max(votes)
-    lse = max_ll + math.log(sum([exp(lp - max_ll) for lp in votes]))
-    return {c: exp(lp - lse) for (c, _), lp in zip(priors, votes, strict=True)}
+    return votes
