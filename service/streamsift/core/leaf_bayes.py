@@ -180,7 +180,8 @@ def naive_bayes(x: Mapping[str, Any], tables: Tables) -> dict[Any, float]:
     ...     channel.update(v, c, 1.0)
     >>> tables = leaf_tables({"fraud": 2.0, "legit": 2.0}, {"channel": channel})
     >>> for value in ("web", "app", "pos"):  # shares (2+1)/(2+3) and (1+1)/(2+3); 1/5 each
-    ...     print(value, {c: round(p, 3) for c, p in naive_bayes({"channel": value}, tables).items()})
+    ...     p = naive_bayes({"channel": value}, tables)
+    ...     print(value, {c: round(v, 3) for c, v in p.items()})
     web {'fraud': 0.6, 'legit': 0.4}
     app {'fraud': 0.333, 'legit': 0.667}
     pos {'fraud': 0.5, 'legit': 0.5}
