@@ -43,7 +43,7 @@ from river.tree.nodes.hatc_nodes import (
 
 from streamsift.core.leaf_bayes import leaf_tables, log_votes
 from streamsift.core.models import _clean
-from streamsift.core.trees import NaiveBayesLeaf
+from streamsift.core.trees import NaiveBayesLeaf, _scaled
 
 __all__ = ["CompiledHat"]
 
@@ -137,8 +137,6 @@ class CompiledHat:
         return keys, positions
 
     def _leaf(self, leaf: NaiveBayesLeaf) -> tuple[Any, ...]:
-        from streamsift.core.online import _ada_leaf_prediction, _scaled
-
         hat = self.hat
         stats = leaf.stats
         if not stats or type(stats) is not dict:
@@ -152,7 +150,7 @@ class CompiledHat:
         else:
             nb = leaf._nb_correct_weight >= leaf._mc_correct_weight
         if not nb:  # the prediction does not depend on x: compute it once, as river does
-            dist = _ada_leaf_prediction(leaf, {}, hat)
+            dist = leaf.prediction({}, tree=hat)
             if dist is None:
                 return _FALLBACK_NODE
             proba: dict[Any, float] = {c: 0.0 for c in self.keys}

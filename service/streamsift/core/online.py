@@ -24,7 +24,6 @@ sampling; drift is handled by the drift boost, not by the cold-start rule.
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from collections import deque
@@ -43,73 +42,13 @@ from streamsift.core.models import (
     accepts_weight,
     make_model,
 )
-from streamsift.core.trees import ADAPTIVE_TREES, NaiveBayesLeaf, leaf_naive_bayes
+from streamsift.core.trees import ADAPTIVE_TREES, _scaled
 from streamsift.core.types import Features, Label
 from streamsift.errors import ConfigurationError, SchemaError
 
 __all__ = ["OnlineModel", "hat_predict_proba"]
 
 _NONE: Any = object()
-
-
-def _normalized(d: dict[Any, float], factor: float | None = None) -> dict[Any, float]:
-    """River's ``normalize_values_in_dict(d, factor, inplace=False)`` without its
-    ``copy.deepcopy``: for a plain dict of floats a shallow copy is the same copy
-    (floats are immutable, keys hashable), and the values are scaled by the same
-    ``1 / factor`` multiplier in the same order, so the result is the same to the bit.
-    """
-    if factor is None:
-        factor = sum(d.values())
-    if factor == 0 or math.isnan(factor):
-        return dict(d) if type(d) is dict else copy.deepcopy(d)
-    m = 1 / factor
-    if type(d) is not dict:  # whatever river stored, copied as river copies it
-        d = copy.deepcopy(d)
-        for k, v in d.items():
-            d[k] = v * m
-        return d
-    return {k: v * m for k, v in d.items()}
-
-
-def _scaled(d: dict[Any, float], factor: float) -> dict[Any, float]:
-    """Scale a dict this module just built (no other reference) in place, as
-    ``_normalized(d, factor)`` would scale a copy of it."""
-    if factor == 0 or math.isnan(factor):
-        return d
-    m = 1 / factor
-    for k, v in d.items():
-        d[k] = v * m
-    return d
-
-
-def _ada_leaf_prediction(
-    leaf: NaiveBayesLeaf, x: dict[str, Any], hat: tree.HoeffdingAdaptiveTreeClassifier
-) -> dict[Any, float] | None:
-    """``NaiveBayesLeaf.prediction(x, tree=hat)`` (river 0.26's adaptive leaf with
-    :func:`~streamsift.core.trees.leaf_naive_bayes`), same arithmetic,
-    no deep copies (see :func:`_normalized`): the final normalisation scales the
-    leaf's fresh distribution in place instead of a copy of it."""
-    stats = leaf.stats
-    if not stats:
-        return None
-    option = hat.leaf_prediction
-    active = leaf.splitters is not None  # HTLeaf.is_active
-    if not active or option == hat._MAJORITY_CLASS:
-        dist = _normalized(stats)
-    elif option == hat._NAIVE_BAYES:
-        if leaf.total_weight >= hat.nb_threshold:
-            dist = leaf_naive_bayes(leaf, x)
-        else:
-            dist = _normalized(stats)
-    elif leaf._nb_correct_weight >= leaf._mc_correct_weight:  # LeafNaiveBayesAdaptive
-        dist = leaf_naive_bayes(leaf, x)
-    else:  # LeafMajorityClass.prediction
-        dist = _normalized(stats)
-    if type(dist) is not dict:
-        error = leaf._mean_error.get()
-        return _normalized(dist, sum(dist.values()) * error * error)
-    error = leaf._mean_error.get()
-    return _scaled(dist, sum(dist.values()) * error * error)
 
 
 #: Node type -> whether it is a branch (``isinstance`` on river's ABCs is slow).
@@ -148,9 +87,9 @@ def hat_predict_proba(
 
     The same leaves are combined in the same order with the same arithmetic (river
     0.26's ``HoeffdingAdaptiveTreeClassifier.predict_proba_one``), so the
-    probabilities are identical to the bit; a found node that is not a plain
-    :class:`~streamsift.core.trees.NaiveBayesLeaf` is asked through its own
-    ``prediction``.
+    probabilities are identical to the bit; each found leaf is asked through its own
+    ``prediction`` (:class:`~streamsift.core.trees.NaiveBayesLeaf`'s makes no deep
+    copies).
 
     Examples
     --------
@@ -169,11 +108,7 @@ def hat_predict_proba(
         return proba
     found: Any = _found_nodes(root, x) if isinstance(root, Branch) else [root]
     for leaf in found:
-        dist: Any
-        if type(leaf) is NaiveBayesLeaf:
-            dist = _ada_leaf_prediction(leaf, x, hat)
-        else:
-            dist = leaf.prediction(x, tree=hat)
+        dist: Any = leaf.prediction(x, tree=hat)
         for k, v in dist.items():  # river's add_dict_values(proba, dist, inplace=True)
             try:
                 proba[k] += v

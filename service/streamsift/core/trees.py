@@ -18,12 +18,13 @@ a leaf won every event reaching it).
 
 from __future__ import annotations
 
+import copy
+import math
 from typing import Any
 
 from river import tree
 from river.tree.nodes.hatc_nodes import AdaLeafClassifier
 from river.tree.utils import do_naive_bayes_prediction
-from river.utils.norm import normalize_values_in_dict
 
 from streamsift.core.leaf_bayes import leaf_tables, naive_bayes
 
@@ -45,6 +46,36 @@ class OrderedClasses(dict[Any, None]):
     def add(self, c: Any) -> None:
         """Add ``c`` (kept at its first position)."""
         self.setdefault(c, None)
+
+
+def _normalized(d: dict[Any, float], factor: float | None = None) -> dict[Any, float]:
+    """River's ``normalize_values_in_dict(d, factor, inplace=False)`` without its
+    ``copy.deepcopy``: for a plain dict of floats a shallow copy is the same copy
+    (floats are immutable, keys hashable), and the values are scaled by the same
+    ``1 / factor`` multiplier in the same order, so the result is the same to the bit.
+    """
+    if factor is None:
+        factor = sum(d.values())
+    if factor == 0 or math.isnan(factor):
+        return dict(d) if type(d) is dict else copy.deepcopy(d)
+    m = 1 / factor
+    if type(d) is not dict:  # whatever river stored, copied as river copies it
+        d = copy.deepcopy(d)
+        for k, v in d.items():
+            d[k] = v * m
+        return d
+    return {k: v * m for k, v in d.items()}
+
+
+def _scaled(d: dict[Any, float], factor: float) -> dict[Any, float]:
+    """Scale a freshly built dict (no other reference to it) in place, as
+    ``_normalized(d, factor)`` would scale a copy of it."""
+    if factor == 0 or math.isnan(factor):
+        return d
+    m = 1 / factor
+    for k, v in d.items():
+        d[k] = v * m
+    return d
 
 
 def leaf_naive_bayes(leaf: NaiveBayesLeaf, x: dict[str, Any]) -> dict[Any, float]:
@@ -102,23 +133,29 @@ class NaiveBayesLeaf(AdaLeafClassifier):
         self._nb_tables = None
 
     def prediction(self, x: dict[str, Any], *, tree: Any = None) -> Any:
-        if not self.stats:
+        """River 0.26's ``AdaLeafClassifier.prediction`` with :func:`leaf_naive_bayes`,
+        same arithmetic, no deep copies (see :func:`_normalized`): the final
+        normalisation (river's scaling by the leaf's error, which weighs an alternate
+        tree's votes) scales the leaf's fresh distribution in place."""
+        stats = self.stats
+        if not stats:
             return None
         option = tree.leaf_prediction
         if not self.is_active() or option == tree._MAJORITY_CLASS:
-            dist = normalize_values_in_dict(self.stats, inplace=False)
+            dist = _normalized(stats)
         elif option == tree._NAIVE_BAYES:
             if self.total_weight >= tree.nb_threshold:
                 dist = leaf_naive_bayes(self, x)
             else:
-                dist = normalize_values_in_dict(self.stats, inplace=False)
-        elif self._nb_correct_weight >= self._mc_correct_weight:
+                dist = _normalized(stats)
+        elif self._nb_correct_weight >= self._mc_correct_weight:  # LeafNaiveBayesAdaptive
             dist = leaf_naive_bayes(self, x)
-        else:
-            dist = normalize_values_in_dict(self.stats, inplace=False)
-        # river's scaling by the leaf's error (kept: it weighs an alternate tree's votes)
+        else:  # LeafMajorityClass.prediction
+            dist = _normalized(stats)
         error = self._mean_error.get()
-        return normalize_values_in_dict(dist, sum(dist.values()) * error * error, inplace=False)
+        if type(dist) is not dict:
+            return _normalized(dist, sum(dist.values()) * error * error)
+        return _scaled(dist, sum(dist.values()) * error * error)
 
 
 class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
