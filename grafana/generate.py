@@ -909,8 +909,21 @@ def effectiveness() -> dict[str, Any]:
                     "snapshots published",
                 ),
                 (f"sum ({rate('streamsift_snapshot_loaded_total')}) * 3600", "snapshots loaded"),
+                (
+                    f"sum ({rate('streamsift_learner_concept_changes_total')}) * 3600",
+                    "concept changes",
+                ),
             ],
             unit="short",
+            minimum=0,
+        ),
+        timeseries(
+            "Workers relearning after a concept change",
+            "Workers whose model is relearning after a concept change seen on the labels"
+            " (they sample uniformly, as in the cold start, until the model has learned"
+            " relearn_labels labels since).",
+            [(f"sum ({sel('streamsift_model_relearning')})", "relearning")],
+            unit="none",
             minimum=0,
         ),
         timeseries(

@@ -109,6 +109,18 @@ class Settings(BaseSettings):
     drift_boost: float = Field(default=3.0, ge=1)
     drift_boost_decay_windows: int = Field(default=5, ge=1)
     max_regions: int = Field(default=16, ge=1, le=256)
+    concept_delta: float | None = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="ADWIN delta of the concept-change watch on the labels' surprise"
+        " (None: no watch); see core.concept.ConceptWatch.",
+    )
+    relearn_labels: int = Field(
+        default=100,
+        ge=0,
+        description="Labels of uniform sampling after a concept change.",
+    )
 
     # --- Learner / snapshots -----------------------------------------------------
     snapshot_every_labels: int = Field(default=100, ge=1)

@@ -40,5 +40,7 @@ def build_sampler(settings: Settings) -> Sampler:
         drift_boost=settings.drift_boost,
         boost_decay_windows=settings.drift_boost_decay_windows,
         max_regions=settings.max_regions,
+        concept_delta=settings.concept_delta,
+        relearn_labels=settings.relearn_labels,
         seed=settings.seed,
     )

@@ -363,6 +363,13 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.model_relearning = Gauge(
+            "model_relearning",
+            "1 while the model in use is relearning after a concept change (the worker"
+            " samples uniformly, as in the cold start), else 0.",
+            namespace=ns,
+            registry=r,
+        )
 
         # --- drift ----------------------------------------------------------------
         self.drift_ks = Gauge(
@@ -499,6 +506,14 @@ class Metrics:
         # --- learner and snapshots ------------------------------------------------
         self.labels_learned = Counter(
             "learner_labels_learned", "Labels given to Sampler.learn.", namespace=ns, registry=r
+        )
+        self.concept_changes = Counter(
+            "learner_concept_changes",
+            "Concept changes seen on the labels (a rise of the labels' surprise: confident"
+            " predictions turning out wrong); the workers then sample uniformly while the"
+            " model relearns.",
+            namespace=ns,
+            registry=r,
         )
         self.snapshots_published = Counter(
             "learner_snapshots_published",

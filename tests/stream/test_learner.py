@@ -193,3 +193,45 @@ def test_without_a_verified_snapshot_the_learner_relearns_every_retained_label(
         asyncio.run(go())
     assert learner.model.labels_seen == 12
     assert "relearning the training topic from offset 0" in caplog.text
+
+
+class ChangingModel(FakeModel):
+    """A model whose concept watch raises an alarm on every "no" label."""
+
+    concept_changes = 0
+    relearning = False
+    relearn_labels = 200
+
+
+class ChangingSampler(FakeSampler):
+    def learn(self, item: LabelledItem, model: Any = None) -> None:
+        super().learn(item, model)
+        target = self.model if model is None else model
+        if item.label == "no":
+            target.concept_changes += 1
+            target.relearning = True
+
+
+def test_concept_changes_are_counted_and_the_workers_report_relearning() -> None:
+    learner, _sampler, sink, reg = make()
+    sampler = ChangingSampler()
+    sampler.model = ChangingModel()
+    learner.sampler = sampler
+    learner.follower.sampler = sampler
+    records = [Rec(i, f"e{i}", label="no" if i in (3, 5) else "yes") for i in range(6)]
+    log = TrainingLog(learner.tp, records)
+    learner._consumer = log
+
+    async def go() -> None:
+        await learner.on_assigned([learner.tp])
+        await learner.learn_records(log.records[:3])
+        assert reg.get_sample_value("streamsift_learner_concept_changes_total") == 0
+        await learner.learn_records(log.records[3:])
+        assert await learner.snapshot()
+
+    asyncio.run(go())
+    assert reg.get_sample_value("streamsift_learner_concept_changes_total") == 2
+    [msg] = sink.on(learner.settings.topic_model_snapshots)
+    assert reg.get_sample_value("streamsift_model_relearning") == 0
+    assert learner.follower.offer(msg.value, msg.headers)
+    assert reg.get_sample_value("streamsift_model_relearning") == 1

@@ -19,7 +19,11 @@ windows of a hundred labels differ by a few points by chance alone, and a rule t
 waits for them to agree could keep a live service sampling uniformly for ever.
 
 Once warm it stays warm (a latch): the sampler must not flap back to uniform
-sampling; drift is handled by the drift boost, not by the cold-start rule.
+sampling because two windows disagree by chance. A change of concept is a different
+matter: with ``concept_delta`` set, a :class:`~streamsift.core.concept.ConceptWatch`
+follows the labels' surprise once warm, and after an alarm :attr:`relearning` is
+true for ``relearn_labels`` labels, during which the sampler samples uniformly
+again (feature drift is handled by the drift boost).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from river.tree.base import Branch
 
 from streamsift.core.committee import Committee, _check_name
 from streamsift.core.compiled import CompiledHat
+from streamsift.core.concept import ConceptWatch
 from streamsift.core.models import (
     DEFAULT_BASE_MODEL,
     Classifier,
@@ -162,6 +167,12 @@ class OnlineModel:
         ``max(2 * min_labels, 2 * stability_window)``).
     weight_clip
         Importance weights above this are clipped (None: no clipping).
+    concept_delta, relearn_labels
+        The concept-change watch on the labels once warm (see
+        :class:`~streamsift.core.concept.ConceptWatch`): ADWIN's ``delta`` (``None``:
+        no watch) and the labels after an alarm during which :attr:`relearning` is
+        true. Defaults ``None`` and 100 (the :class:`~streamsift.core.sampler.Sampler`
+        turns it on).
 
     Examples
     --------
@@ -175,6 +186,12 @@ class OnlineModel:
     0.9
     """
 
+    # Pickles (snapshots) from before the concept watch: none.
+    concept_delta: float | None = None
+    relearn_labels: int = 100
+    _watch_proto: ConceptWatch | None = None
+    _concept: ConceptWatch | None = None
+
     def __init__(
         self,
         base_model: str = DEFAULT_BASE_MODEL,
@@ -186,6 +203,8 @@ class OnlineModel:
         stability_tolerance: float = 0.02,
         weight_clip: float | None = 10.0,
         max_warmup_labels: int | None = None,
+        concept_delta: float | None = None,
+        relearn_labels: int = 100,
     ) -> None:
         _check_name("base_model", base_model)
         if committee_size != 0:
@@ -230,6 +249,11 @@ class OnlineModel:
             if max_warmup_labels is None
             else max(max_warmup_labels, min_labels)
         )
+        self.concept_delta = concept_delta
+        self.relearn_labels = relearn_labels
+        # Validates both (and is the watch when there is one).
+        watch = ConceptWatch(concept_delta or 0.01, relearn_labels)
+        self._watch_proto = watch if concept_delta is not None else None
         self._reset()
 
     def _reset(self) -> None:
@@ -250,6 +274,7 @@ class OnlineModel:
         self._prev_hits = 0
         self._warm = False
         self._version = 0
+        self._concept = None if self._watch_proto is None else self._watch_proto.clone()
 
     # -- prediction ------------------------------------------------------------------
 
@@ -348,7 +373,12 @@ class OnlineModel:
         if self.weight_clip is not None and w > self.weight_clip:
             w = self.weight_clip
         xd = x if isinstance(x, dict) else dict(x)
-        self._record(self.predict_one(xd) == y)
+        proba = self.predict_proba_one(xd)
+        predicted = max(proba, key=proba.__getitem__) if proba else None
+        hit = predicted == y
+        if self._concept is not None and self._warm and predicted is not None:
+            self._concept.update(proba[predicted], hit)
+        self._record(hit)
         if self._weighted:
             self._model.learn_one(xd, y, w=w)
         else:  # stochastic rounding keeps the expected weight
@@ -408,6 +438,16 @@ class OnlineModel:
         return self._last_hits / len(self._last) if self._last else 0.0
 
     @property
+    def relearning(self) -> bool:
+        """Whether a concept change was seen within the last ``relearn_labels`` labels."""
+        return self._concept is not None and self._concept.relearning
+
+    @property
+    def concept_changes(self) -> int:
+        """Concept-change alarms of the watch (0 without one)."""
+        return 0 if self._concept is None else self._concept.changes
+
+    @property
     def is_warm(self) -> bool:
         """Whether the warm-up rule of the module docstring has been met (it latches)."""
         return self._warm
@@ -439,6 +479,8 @@ class OnlineModel:
             "stability_tolerance": self.stability_tolerance,
             "max_warmup_labels": self.max_warmup_labels,
             "weight_clip": self.weight_clip,
+            "concept_delta": self.concept_delta,
+            "relearn_labels": self.relearn_labels,
         }
 
     def clone(self) -> OnlineModel:

@@ -182,6 +182,14 @@ class Sampler:
         Cap on distinct regions (producer keys beyond it become ``other``).
     diversity
         Strength of the diversity penalty in [0, 1) (0 disables it).
+    concept_delta, relearn_labels
+        The concept-change watch on the labels (see
+        :class:`~streamsift.core.concept.ConceptWatch`; ``concept_delta=None`` turns
+        it off): after a rise of the labels' surprise the sampler samples uniformly,
+        as in the cold start, for ``relearn_labels`` labels. A change of ``P(y | x)``
+        moves no feature, so the drift boost never sees it, and uncertainty sampling
+        keeps asking about the old boundary. Defaults 0.01 and 100
+        (docs/efficiency-notes.md, "Session 9").
     seed
         Seed of every random source inside.
 
@@ -204,6 +212,8 @@ class Sampler:
     #: Class defaults: samplers pickled before these options restore without them.
     selector: str = DEFAULT_SELECTOR
     warmup_boost: float = 1.0  # pickles from before the option: it was off
+    concept_delta: float | None = None  # likewise the concept watch
+    relearn_labels: int = 100
 
     def __init__(
         self,
@@ -241,6 +251,8 @@ class Sampler:
         boost_decay_windows: int = 5,
         max_regions: int = 16,
         diversity: float = 0.0,
+        concept_delta: float | None = 0.01,
+        relearn_labels: int = 100,
         seed: int = 0,
     ) -> None:
         self.strategy = strategy
@@ -285,6 +297,8 @@ class Sampler:
         if not 0.0 <= diversity < 1.0:
             raise ConfigurationError(f"diversity must be in [0, 1), got {diversity!r}")
         self.diversity = diversity
+        self.concept_delta = concept_delta
+        self.relearn_labels = relearn_labels
         self.seed = seed
         self._reset()
 
@@ -314,6 +328,8 @@ class Sampler:
             stability_window=self.stability_window,
             stability_tolerance=self.stability_tolerance,
             weight_clip=None,
+            concept_delta=self.concept_delta,
+            relearn_labels=self.relearn_labels,
         )
         self._assigner = RegionAssigner(max_regions=self.max_regions, seed=self.seed)
         self._monitor = DriftMonitor(
@@ -405,7 +421,9 @@ class Sampler:
         # must be a uniform sample, or the online model starts from one corner of
         # the feature space (measured: a production-margin run without it ended at
         # the majority rate on ImageSegments and SEA).
-        cold = not self._model.is_warm
+        # A concept change sends the sampler back to the cold start's uniform sampling
+        # for a while: the model's uncertainty describes the old concept.
+        cold = not self._model.is_warm or self._model.relearning
         # Warm-up boost, fraction mode only (in rate mode the token bucket holds the
         # capacity whatever the probability asks for).
         warmup = cold and self.warmup_boost > 1.0 and self.fraction is not None

@@ -80,6 +80,7 @@ class SnapshotFollower:
             self.metrics.snapshots_loaded.inc()
             self.metrics.model_version.set(header.model_version)
             self.metrics.labels_seen.set(header.labels_seen)
+            self.metrics.model_relearning.set(int(bool(getattr(model, "relearning", False))))
             log.info(
                 "model %s version %d loaded (%d labels)",
                 header.model_name,

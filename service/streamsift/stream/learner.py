@@ -203,6 +203,7 @@ class Learner:
         """Learn a batch of training records; return how many were learned."""
         learned = 0
         model = self._own_model()
+        changes = int(getattr(model, "concept_changes", 0))
         for rec in records:
             self._last_offset = rec.offset
             try:
@@ -222,6 +223,14 @@ class Learner:
             learned += 1
         self._since_snapshot += learned
         self.metrics.labels_learned.inc(learned)
+        seen = int(getattr(model, "concept_changes", 0)) - changes
+        if seen > 0:
+            self.metrics.concept_changes.inc(seen)
+            log.warning(
+                "learner: concept change on the labels (confident predictions turning out"
+                " wrong); the workers sample uniformly for the next %d labels",
+                int(getattr(model, "relearn_labels", 0)),
+            )
         return learned
 
     def _own_model(self) -> Any:

@@ -1,0 +1,206 @@
+"""The concept-change watch: alarms on a rise of the labels' surprise, relearning after."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamsift.core.concept import ConceptWatch
+from streamsift.core.online import OnlineModel
+from streamsift.core.sampler import Sampler
+from streamsift.core.types import CoreEvent, LabelledItem
+from streamsift.errors import ConfigurationError
+
+
+def calibrated(rng: random.Random, n: int, skill: float = 0.0) -> list[tuple[float, bool]]:
+    """Labels of a model whose confidence is earned (``skill`` shifts the hit rate)."""
+    out = []
+    for _ in range(n):
+        conf = rng.uniform(0.5, 1.0)
+        out.append((conf, rng.random() < min(1.0, max(0.0, conf + skill))))
+    return out
+
+
+def feed(watch: ConceptWatch, labels: list[tuple[float, bool]]) -> list[int]:
+    return [i for i, (c, h) in enumerate(labels) if watch.update(c, h)]
+
+
+def test_no_alarm_while_the_confidence_is_earned() -> None:
+    watch = ConceptWatch(delta=0.01)
+    assert feed(watch, calibrated(random.Random(1), 5_000)) == []
+    assert (watch.changes, watch.relearning) == (0, False)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_stationary_labels_rarely_alarm(seed: int) -> None:
+    # Two thousand labels of a calibrated model: at delta 0.01 an alarm is rare; one
+    # per run at most (a run with more is a detector that fires on noise).
+    watch = ConceptWatch(delta=0.01)
+    assert len(feed(watch, calibrated(random.Random(seed), 2_000))) <= 1
+
+
+def test_a_concept_change_alarms_soon_and_starts_relearning() -> None:
+    rng = random.Random(2)
+    watch = ConceptWatch(delta=0.01, relearn_labels=120)
+    assert feed(watch, calibrated(rng, 1_000)) == []
+    # The concept flips: the model is as sure as before and right half as often.
+    after = calibrated(rng, 500, skill=-0.4)
+    at = next((i for i, (c, h) in enumerate(after) if watch.update(c, h)), None)
+    assert at is not None, "no alarm after the change"
+    assert at < 100
+    assert (watch.changes, watch.relearning) == (1, True)
+
+
+def test_relearning_lasts_exactly_relearn_labels() -> None:
+    rng = random.Random(3)
+    watch = ConceptWatch(delta=0.01, relearn_labels=40)
+    feed(watch, calibrated(rng, 800))
+    labels = calibrated(rng, 400, skill=-0.5)
+    at = next(i for i, (c, h) in enumerate(labels) if watch.update(c, h))
+    # Right after the alarm, 40 more labels must pass (none raising an alarm).
+    for k in range(40):
+        assert watch.relearning, k
+        assert not watch.update(0.5, True)  # surprise below the window's mean
+    assert not watch.relearning
+    assert at >= 0
+
+
+def test_a_fall_of_the_surprise_is_no_concept_change() -> None:
+    # The model becoming better than its confidence (hits rise) is no alarm.
+    rng = random.Random(4)
+    watch = ConceptWatch(delta=0.01)
+    feed(watch, calibrated(rng, 1_000, skill=-0.3))
+    assert feed(watch, [(0.6, True)] * 1_000) == []
+    assert watch.changes == 0
+
+
+def test_zero_relearn_labels_counts_alarms_only() -> None:
+    rng = random.Random(5)
+    watch = ConceptWatch(delta=0.01, relearn_labels=0)
+    feed(watch, calibrated(rng, 800))
+    assert feed(watch, calibrated(rng, 400, skill=-0.5))
+    assert not watch.relearning
+
+
+def test_non_finite_confidence_is_ignored() -> None:
+    watch = ConceptWatch()
+    assert watch.update(float("nan"), False) is False
+    assert watch.update(float("inf"), False) is False
+    assert watch.changes == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"delta": 0}, "concept_delta"),
+        ({"delta": 1}, "concept_delta"),
+        ({"delta": -0.1}, "concept_delta"),
+        ({"delta": True}, "concept_delta"),
+        ({"delta": "0.01"}, "concept_delta"),
+        ({"relearn_labels": -1}, "relearn_labels"),
+        ({"relearn_labels": 2.5}, "relearn_labels"),
+        ({"relearn_labels": True}, "relearn_labels"),
+    ],
+)
+def test_parameters_are_validated(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        ConceptWatch(**kwargs)
+
+
+def test_repr_clone_and_pickle_round_trip() -> None:
+    watch = ConceptWatch(delta=0.02, relearn_labels=30)
+    assert repr(watch) == "ConceptWatch(delta=0.02, relearn_labels=30)"
+    rng = random.Random(6)
+    feed(watch, calibrated(rng, 700))
+    rest = calibrated(rng, 300, skill=-0.4)
+    twin = pickle.loads(pickle.dumps(watch))
+    assert feed(watch, rest) == feed(twin, rest)
+    assert (watch.changes, watch.relearning) == (twin.changes, twin.relearning)
+    fresh = watch.clone()
+    assert repr(fresh) == repr(watch)
+    assert fresh.changes == 0
+
+
+# -- in the online model and the sampler ------------------------------------------
+
+
+def flipped_labels(n: int, seed: int, flip_at: int) -> list[tuple[dict, bool]]:
+    """The class is ``x0 > 0.5``, from ``flip_at`` on ``x1 > 0.5`` (no feature moves)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        x = {"x0": rng.random(), "x1": rng.random()}
+        out.append((x, x["x0"] > 0.5 if i < flip_at else x["x1"] > 0.5))
+    return out
+
+
+def test_online_model_watches_the_labels_once_warm() -> None:
+    model = OnlineModel(
+        "hoeffding", min_labels=30, stability_window=15, concept_delta=0.01, relearn_labels=50
+    )
+    labels = flipped_labels(1_600, seed=7, flip_at=800)
+    for x, y in labels[:800]:
+        model.learn_one(x, y)
+    assert model.is_warm
+    assert (model.concept_changes, model.relearning) == (0, False)
+    for x, y in labels[800:900]:
+        model.learn_one(x, y)
+    assert model.concept_changes >= 1
+    assert model.is_warm  # the warm-up latch holds; relearning is separate
+    assert model._params()["concept_delta"] == 0.01
+    assert model.clone().concept_changes == 0
+
+
+def test_online_model_without_a_watch_never_relearns() -> None:
+    model = OnlineModel("hoeffding", min_labels=30, stability_window=15)
+    for x, y in flipped_labels(1_600, seed=7, flip_at=800):
+        model.learn_one(x, y)
+    assert (model.concept_changes, model.relearning) == (0, False)
+
+
+def test_a_snapshot_from_before_the_watch_loads_without_one() -> None:
+    model = OnlineModel("hoeffding", concept_delta=0.01)
+    state = model.__getstate__()
+    for name in ("concept_delta", "relearn_labels", "_watch_proto", "_concept"):
+        state.pop(name)
+    old = OnlineModel.__new__(OnlineModel)
+    old.__dict__.update(copy.deepcopy(state))
+    assert (old.relearning, old.concept_changes, old.concept_delta) == (False, 0, None)
+    old.learn_one({"x0": 1.0}, True)
+
+
+def test_sampler_samples_uniformly_while_relearning() -> None:
+    sampler = Sampler(fraction=0.1, min_labels=30, stability_window=15, relearn_labels=60, seed=11)
+    labels = flipped_labels(6_000, seed=8, flip_at=10_000)
+
+    def step(i: int) -> str | None:
+        x, y = labels[i]
+        d = sampler.decide(CoreEvent(event_id=f"e{i}", features=x, timestamp=float(i)))
+        if not d.selected:
+            return None
+        sampler.confirm(d, float(i))
+        sampler.learn(LabelledItem(event_id=d.event_id, features=x, label=y, p=d.p, arm=d.arm))
+        return d.arm
+
+    arms = [step(i) for i in range(3_000)]
+    assert sampler.model.is_warm and not sampler.model.relearning
+    assert arms[-1000:].count("bootstrap") < arms[-1000:].count("active")
+    # The watch raises an alarm (confident predictions that turn out wrong).
+    watch = sampler.model._concept
+    assert watch is not None
+    while not watch.update(1.0, False):
+        pass
+    assert sampler.model.relearning
+    picked = [a for a in (step(i) for i in range(3_000, 6_000)) if a is not None]
+    # The next relearn_labels labels are uniform ("bootstrap") picks (control picks
+    # continue), then active selection resumes.
+    assert set(picked[:60]) <= {"bootstrap", "control"}
+    assert picked[:60].count("bootstrap") >= 50
+    assert "active" in picked[60:]
+    assert not sampler.model.relearning
