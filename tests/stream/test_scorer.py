@@ -300,3 +300,14 @@ def test_batch_decisions_send_what_per_event_decide_sends(monkeypatch: Any) -> N
     assert reports[0].duplicates >= 2  # the repeated ids, decided once
     assert sum(r.duplicates for r in reports) > 3 and sum(r.invalid for r in reports) > 10
     assert sum(r.selected for r in reports) > 0
+
+
+def test_settings_reach_the_watch() -> None:
+    from streamsift.config import Settings
+    from streamsift.factory import build_sampler
+
+    sampler = build_sampler(Settings(concept_delta=0.02, relearn_labels=5))
+    assert repr(sampler.model._concept) == "ConceptWatch(delta=0.02, relearn_labels=5)"
+    default = build_sampler(Settings())
+    assert repr(default.model._concept) == "ConceptWatch(delta=0.01, relearn_labels=100)"
+    assert build_sampler(Settings(concept_delta=None)).model._concept is None
