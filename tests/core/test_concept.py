@@ -175,6 +175,24 @@ def test_a_snapshot_from_before_the_watch_loads_without_one() -> None:
     old.learn_one({"x0": 1.0}, True)
 
 
+def test_configure_watch_keeps_a_matching_watch_and_replaces_another() -> None:
+    model = OnlineModel("hoeffding", min_labels=30, stability_window=15, concept_delta=0.01)
+    for x, y in flipped_labels(1_000, seed=9, flip_at=800):
+        model.learn_one(x, y)
+    kept = model._concept
+    assert kept is not None and kept.changes >= 1
+    model.configure_watch(0.01, 100)
+    assert model._concept is kept  # same parameters: state kept
+    model.configure_watch(0.02, 100)
+    assert repr(model._concept) == "ConceptWatch(delta=0.02, relearn_labels=100)"
+    assert model.concept_changes == 0
+    assert model._params()["concept_delta"] == 0.02
+    model.configure_watch(None, 100)
+    assert (model._concept, model.relearning) == (None, False)
+    with pytest.raises(ConfigurationError, match="relearn_labels"):
+        model.configure_watch(0.01, -1)
+
+
 def test_sampler_samples_uniformly_while_relearning() -> None:
     sampler = Sampler(fraction=0.1, min_labels=30, stability_window=15, relearn_labels=60, seed=11)
     labels = flipped_labels(6_000, seed=8, flip_at=10_000)

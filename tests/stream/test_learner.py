@@ -235,3 +235,16 @@ def test_concept_changes_are_counted_and_the_workers_report_relearning() -> None
     assert reg.get_sample_value("streamsift_model_relearning") == 0
     assert learner.follower.offer(msg.value, msg.headers)
     assert reg.get_sample_value("streamsift_model_relearning") == 1
+
+
+def test_a_snapshot_from_before_the_concept_watch_gets_one_in_the_learner() -> None:
+    from streamsift.core.online import OnlineModel
+
+    learner, sampler, _sink, _reg = make(concept_delta=0.02, relearn_labels=7)
+    old = OnlineModel("hoeffding")  # a model pickled before the watch: none
+    assert old._concept is None
+    sampler.model = old
+    learner._consumer = TrainingLog(learner.tp, [])
+    asyncio.run(learner.on_assigned([learner.tp]))
+    assert repr(learner.model._concept) == "ConceptWatch(delta=0.02, relearn_labels=7)"
+    assert sampler.model._concept is None  # the scorer's model is not touched

@@ -437,6 +437,29 @@ class OnlineModel:
         """Prequential accuracy over the last ``stability_window`` labels (0.0 before any)."""
         return self._last_hits / len(self._last) if self._last else 0.0
 
+    def configure_watch(self, concept_delta: float | None, relearn_labels: int) -> None:
+        """Give the model the concept watch the configuration asks for.
+
+        A watch with the same parameters keeps its state; a model pickled before the
+        watch existed, or with other parameters, gets a fresh one (``None``: none).
+        The learner calls it on the model it restores from a snapshot.
+
+        Examples
+        --------
+        >>> old = OnlineModel("hoeffding")  # as a snapshot from before the watch
+        >>> old.configure_watch(0.01, 100)
+        >>> old.concept_delta, old.relearning, old.concept_changes
+        (0.01, False, 0)
+        """
+        same = concept_delta == self.concept_delta and relearn_labels == self.relearn_labels
+        if same and (self._concept is None) == (concept_delta is None):
+            return
+        proto = ConceptWatch(concept_delta or 0.01, relearn_labels)  # validates both
+        self.concept_delta = concept_delta
+        self.relearn_labels = relearn_labels
+        self._watch_proto = proto if concept_delta is not None else None
+        self._concept = None if concept_delta is None else proto.clone()
+
     @property
     def relearning(self) -> bool:
         """Whether a concept change was seen within the last ``relearn_labels`` labels."""

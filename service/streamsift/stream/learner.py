@@ -143,7 +143,7 @@ class Learner:
         else:  # the follower's newest verified snapshot, or the initial model
             resume_after, base = theirs, self.sampler.model
         self.published = base if int(getattr(base, "version", 0)) > 0 else None
-        self.model = copy_model(base)
+        self.model = self._configured(copy_model(base))
         low = (await consumer.beginning_offsets([self.tp]))[self.tp]
         if resume_after is None:
             # No verified snapshot: the model starts from nothing, so it learns every
@@ -236,8 +236,16 @@ class Learner:
     def _own_model(self) -> Any:
         """The learner's model; before any assignment (tests) a copy of the scorer's."""
         if self.model is None:
-            self.model = copy_model(self.sampler.model)
+            self.model = self._configured(copy_model(self.sampler.model))
         return self.model
+
+    def _configured(self, model: Any) -> Any:
+        """``model`` with the configured concept watch (a snapshot pickled before the
+        watch, or under other settings, gets a fresh one; the same one keeps its state)."""
+        configure = getattr(model, "configure_watch", None)
+        if configure is not None:
+            configure(self.settings.concept_delta, self.settings.relearn_labels)
+        return model
 
     def snapshot_due(self) -> bool:
         """Whether N labels or T seconds (with something new) passed since the last one."""
