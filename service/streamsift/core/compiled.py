@@ -41,7 +41,7 @@ from river.tree.nodes.hatc_nodes import (
     AdaNumBinaryBranchClass,
 )
 
-from streamsift.core.leaf_bayes import leaf_tables, log_votes
+from streamsift.core.leaf_bayes import log_votes
 from streamsift.core.models import _clean
 from streamsift.core.trees import NaiveBayesLeaf, _scaled
 
@@ -141,15 +141,7 @@ class CompiledHat:
         stats = leaf.stats
         if not stats or type(stats) is not dict:
             return _FALLBACK_NODE
-        option = hat.leaf_prediction
-        active = leaf.splitters is not None
-        if not active or option == hat._MAJORITY_CLASS:
-            nb = False
-        elif option == hat._NAIVE_BAYES:
-            nb = leaf.total_weight >= hat.nb_threshold
-        else:
-            nb = leaf._nb_correct_weight >= leaf._mc_correct_weight
-        if not nb:  # the prediction does not depend on x: compute it once, as river does
+        if not leaf.predicts_naive_bayes(hat):  # independent of x: compute it once
             dist = leaf.prediction({}, tree=hat)
             if dist is None:
                 return _FALLBACK_NODE
@@ -160,7 +152,7 @@ class CompiledHat:
                 except KeyError:
                     proba[k] = v
             return (_CONST, _scaled(proba, sum(proba.values())))
-        tables = leaf_tables(stats, leaf.splitters)
+        tables = leaf.nb_tables()
         if tables is None:
             return _FALLBACK_NODE
         classes, atts = tables

@@ -82,10 +82,8 @@ def leaf_naive_bayes(leaf: NaiveBayesLeaf, x: dict[str, Any]) -> dict[Any, float
     """The naive-Bayes probabilities of ``x`` in ``leaf`` (:mod:`~streamsift.core.leaf_bayes`;
     river's own for a splitter of another kind). The leaf's tables are built once
     per change of the leaf (its ``learn_one`` drops them)."""
-    tables = leaf._nb_tables
+    tables = leaf.nb_tables()
     if tables is None:
-        tables = leaf._nb_tables = leaf_tables(leaf.stats, leaf.splitters) or _NO_TABLES
-    if tables is _NO_TABLES:
         return dict(do_naive_bayes_prediction(x, leaf.stats, leaf.splitters))
     return naive_bayes(x, tables)
 
@@ -132,29 +130,37 @@ class NaiveBayesLeaf(AdaLeafClassifier):
         super().disable_attribute(att_index)
         self._nb_tables = None
 
+    def nb_tables(self) -> Any:
+        """The leaf's naive-Bayes tables (:func:`~streamsift.core.leaf_bayes.leaf_tables`),
+        built once per change of the leaf; ``None`` when a splitter is of another kind."""
+        tables = self._nb_tables
+        if tables is None:
+            tables = self._nb_tables = leaf_tables(self.stats, self.splitters) or _NO_TABLES
+        return None if tables is _NO_TABLES else tables
+
+    def predicts_naive_bayes(self, tree: Any) -> bool:
+        """Whether the prediction is the leaf's naive Bayes (it depends on ``x``) rather
+        than its class shares: river 0.26's choice by ``tree.leaf_prediction`` ("mc",
+        "nb" past ``nb_threshold``, "nba" while naive Bayes has been right at least as
+        often as the majority class); an inactive leaf predicts its class shares."""
+        option = tree.leaf_prediction
+        if not self.is_active() or option == tree._MAJORITY_CLASS:
+            return False
+        if option == tree._NAIVE_BAYES:
+            return bool(self.total_weight >= tree.nb_threshold)
+        return bool(self._nb_correct_weight >= self._mc_correct_weight)
+
     def prediction(self, x: dict[str, Any], *, tree: Any = None) -> Any:
         """River 0.26's ``AdaLeafClassifier.prediction`` with :func:`leaf_naive_bayes`,
         same arithmetic, no deep copies (see :func:`_normalized`): the final
         normalisation (river's scaling by the leaf's error, which weighs an alternate
-        tree's votes) scales the leaf's fresh distribution in place."""
+        tree's votes) scales the leaf's fresh distribution in place (``dist`` is always
+        a new object here, so scaling it is scaling river's copy of it)."""
         stats = self.stats
         if not stats:
             return None
-        option = tree.leaf_prediction
-        if not self.is_active() or option == tree._MAJORITY_CLASS:
-            dist = _normalized(stats)
-        elif option == tree._NAIVE_BAYES:
-            if self.total_weight >= tree.nb_threshold:
-                dist = leaf_naive_bayes(self, x)
-            else:
-                dist = _normalized(stats)
-        elif self._nb_correct_weight >= self._mc_correct_weight:  # LeafNaiveBayesAdaptive
-            dist = leaf_naive_bayes(self, x)
-        else:  # LeafMajorityClass.prediction
-            dist = _normalized(stats)
+        dist = leaf_naive_bayes(self, x) if self.predicts_naive_bayes(tree) else _normalized(stats)
         error = self._mean_error.get()
-        if type(dist) is not dict:
-            return _normalized(dist, sum(dist.values()) * error * error)
         return _scaled(dist, sum(dist.values()) * error * error)
 
 
