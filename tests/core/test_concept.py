@@ -167,7 +167,7 @@ def test_online_model_without_a_watch_never_relearns() -> None:
 def test_a_snapshot_from_before_the_watch_loads_without_one() -> None:
     model = OnlineModel("hoeffding", concept_delta=0.01)
     state = model.__getstate__()
-    for name in ("concept_delta", "relearn_labels", "_watch_proto", "_concept"):
+    for name in ("concept_delta", "relearn_labels", "_concept"):
         state.pop(name)
     old = OnlineModel.__new__(OnlineModel)
     old.__dict__.update(copy.deepcopy(state))

@@ -56,6 +56,11 @@ __all__ = ["OnlineModel", "hat_predict_proba"]
 _NONE: Any = object()
 
 
+def _top(proba: dict[Label, float]) -> Label | None:
+    """The most probable class (the first of a tie), or None for no probabilities."""
+    return max(proba, key=proba.__getitem__) if proba else None
+
+
 #: Node type -> whether it is a branch (``isinstance`` on river's ABCs is slow).
 _IS_BRANCH: dict[type, bool] = {}
 
@@ -189,7 +194,6 @@ class OnlineModel:
     # Pickles (snapshots) from before the concept watch: none.
     concept_delta: float | None = None
     relearn_labels: int = 100
-    _watch_proto: ConceptWatch | None = None
     _concept: ConceptWatch | None = None
 
     def __init__(
@@ -249,11 +253,7 @@ class OnlineModel:
             if max_warmup_labels is None
             else max(max_warmup_labels, min_labels)
         )
-        self.concept_delta = concept_delta
-        self.relearn_labels = relearn_labels
-        # Validates both (and is the watch when there is one).
-        watch = ConceptWatch(concept_delta or 0.01, relearn_labels)
-        self._watch_proto = watch if concept_delta is not None else None
+        self.configure_watch(concept_delta, relearn_labels)
         self._reset()
 
     def _reset(self) -> None:
@@ -274,7 +274,7 @@ class OnlineModel:
         self._prev_hits = 0
         self._warm = False
         self._version = 0
-        self._concept = None if self._watch_proto is None else self._watch_proto.clone()
+        self._concept = self._new_watch()
 
     # -- prediction ------------------------------------------------------------------
 
@@ -341,8 +341,7 @@ class OnlineModel:
 
     def predict_one(self, x: Features) -> Label | None:
         """The most probable class, or None before any label."""
-        proba = self.predict_proba_one(x)
-        return max(proba, key=proba.__getitem__) if proba else None
+        return _top(self.predict_proba_one(x))
 
     def committee_probas(self, x: Features) -> list[dict[Label, float]]:
         """Each committee member's probabilities; empty when there is no committee."""
@@ -374,7 +373,7 @@ class OnlineModel:
             w = self.weight_clip
         xd = x if isinstance(x, dict) else dict(x)
         proba = self.predict_proba_one(xd)
-        predicted = max(proba, key=proba.__getitem__) if proba else None
+        predicted = _top(proba)
         hit = predicted == y
         if self._concept is not None and self._warm and predicted is not None:
             self._concept.update(proba[predicted], hit)
@@ -454,11 +453,15 @@ class OnlineModel:
         same = concept_delta == self.concept_delta and relearn_labels == self.relearn_labels
         if same and (self._concept is None) == (concept_delta is None):
             return
-        proto = ConceptWatch(concept_delta or 0.01, relearn_labels)  # validates both
+        ConceptWatch(concept_delta or 0.01, relearn_labels)  # validates both
         self.concept_delta = concept_delta
         self.relearn_labels = relearn_labels
-        self._watch_proto = proto if concept_delta is not None else None
-        self._concept = None if concept_delta is None else proto.clone()
+        self._concept = self._new_watch()
+
+    def _new_watch(self) -> ConceptWatch | None:
+        if self.concept_delta is None:
+            return None
+        return ConceptWatch(self.concept_delta, self.relearn_labels)
 
     @property
     def relearning(self) -> bool:
