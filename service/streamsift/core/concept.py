@@ -61,11 +61,11 @@ class ConceptWatch:
     def __init__(self, delta: float = 0.01, relearn_labels: int = 100) -> None:
         if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 < delta < 1:
             raise ConfigurationError(f"concept_delta: expected a number in (0, 1), got {delta!r}")
-        if isinstance(relearn_labels, bool) or not isinstance(relearn_labels, int):
-            raise ConfigurationError(
-                f"relearn_labels: expected an integer >= 0, got {relearn_labels!r}"
-            )
-        if relearn_labels < 0:
+        if (
+            isinstance(relearn_labels, bool)
+            or not isinstance(relearn_labels, int)
+            or relearn_labels < 0
+        ):
             raise ConfigurationError(
                 f"relearn_labels: expected an integer >= 0, got {relearn_labels!r}"
             )
