@@ -205,3 +205,32 @@ def test_labels_carry_their_arm_and_production_probabilities_like_the_join() -> 
     assert controls - 3 <= state.production_accuracy.n <= controls
     assert state.online_accuracy.n == state.production_accuracy.n
     assert 0.6 < state.production_accuracy.value <= 1.0
+
+
+def test_sent_requests_feed_the_diversity_memory_as_in_the_service() -> None:
+    """The simulator confirms like the scorer (``confirm_event``), so the diversity
+    penalty sees every label requested: each selection is remembered, and the
+    penalty changes what is selected (with ``confirm`` alone it never did)."""
+    from streamsift.core.sampler import Sampler
+    from streamsift.sim.policies import SamplerPolicy
+
+    stream = load_stream("synth:sea", n=2000, seed=2)
+
+    def go(diversity: float) -> tuple[Sampler, RunResult]:
+        config = replace(SimConfig(budget=0.1, seed=2), sampler=(("diversity", diversity),))
+        prepared = prepare(stream, config)
+        sampler = Sampler(**config.sampler_kwargs())
+        r = run(
+            SamplerPolicy(sampler),
+            prepared.events,
+            classes=prepared.classes,
+            production=prepared.production,
+        )
+        return sampler, r
+
+    _, r0 = go(0.0)
+    diverse, r1 = go(0.5)
+    memory = diverse._diversity
+    assert memory is not None
+    assert len(memory) == min(r1.labels_used, memory.capacity)
+    assert r1.hits != r0.hits

@@ -245,10 +245,11 @@ def run_crowd(
         proba = sampler.model.predict_proba_one(ev.x)
         top = max(proba, key=proba.__getitem__) if proba else None
         hits += int(top == ev.y)
-        d = sampler.decide(make_core_event(i, ev, None), online_proba=proba)
+        event = make_core_event(i, ev, None)
+        d = sampler.decide(event, online_proba=proba)
         if not d.selected or labels_used >= cap:
             continue
-        sampler.confirm(d, now)
+        sampler.confirm_event(d, event, now)
         sampler.label_arrived(now)
         item_id = d.event_id
         items[item_id] = (ev, d.p, d.arm)

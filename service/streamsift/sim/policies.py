@@ -74,12 +74,13 @@ class SamplerPolicy(Policy):
         return self.sampler.model.predict_proba_one(x)
 
     def decide(self, i: int, ev: LabelledEvent, proba: Proba, production: Proba | None) -> float:
-        d = self.sampler.decide(make_core_event(i, ev, production), online_proba=proba)
+        event = make_core_event(i, ev, production)
+        d = self.sampler.decide(event, online_proba=proba)
         if any(getattr(r, "drifted", False) for r in d.drift):
             self._drift.append(i)
         if not d.selected:
             return 0.0
-        self.sampler.confirm(d, event_time(i))
+        self.sampler.confirm_event(d, event, event_time(i))
         self._pending[i] = (d.arm, production)
         return d.p
 
