@@ -427,6 +427,14 @@ class Metrics:
         self.expired = Counter(
             "join_expired", "Pending items expired unlabelled.", namespace=ns, registry=r
         )
+        self.labels_redelivered = Counter(
+            "join_labels_redelivered",
+            "Label records read again after a restart (same partition and offset as one "
+            "already handled, e.g. after a SIGKILL before the commit): skipped, not "
+            "dead-lettered.",
+            namespace=ns,
+            registry=r,
+        )
         self.duplicate_pending = Counter(
             "join_duplicate_requests",
             "A second request for an event_id reached the pending store (should stay 0).",

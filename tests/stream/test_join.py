@@ -107,6 +107,51 @@ def test_a_label_read_before_its_pending_item_waits_and_joins() -> None:
     assert sampler.arrived == 1 and value(reg, "join_label_arrivals_total") == 2
 
 
+def test_a_label_record_read_again_after_a_restart_is_skipped_not_dead_lettered() -> None:
+    """A worker killed after handling labels but before committing their offsets
+    reads them again: the same (partition, offset) is a redelivery, counted and
+    skipped (no dead letter, no second training record); the same annotator's label
+    at another offset is still a duplicate."""
+    j, sampler, sink, reg, _ = make()
+    pend(j, "e1")
+    assert label(j, "e1", offset=7) == "joined"
+    restarted = Joiner(j.settings, sampler, sink, j.metrics, j.store, j.clock)
+    again = asyncio.run(restarted.on_label(rec("streamsift.labels", label_bytes("e1"), 7)))
+    assert again == "redelivered"
+    assert label(j, "e1", offset=8) == "duplicate"
+    assert len(sink.on("streamsift.training")) == 1 and sampler.arrived == 1
+    assert reasons(sink) == ["duplicate"]
+    assert value(reg, "join_labels_redelivered_total") == 1
+    assert StoreEntry.decode(j.store[b"e1"]).seen == ((0, 7),)
+
+
+def test_redelivered_labels_of_an_open_or_early_item_are_not_counted_twice() -> None:
+    j, sampler, sink, reg, _ = make()
+    item = PendingItem.model_validate_json(pending_bytes("e1"))
+    three = item.model_copy(update={"annotators_needed": 3}).model_dump_json().encode()
+    asyncio.run(j.on_pending(rec("streamsift.pending", three)))
+    first = rec("streamsift.labels", label_bytes("e1", "yes", "a1"), 3)
+    assert asyncio.run(j.on_label(first)) == "waiting"
+    assert asyncio.run(j.on_label(first)) == "redelivered"
+    assert StoreEntry.decode(j.store[b"e1"]).labels == (("a1", "yes", T0 + 300),)
+    early = rec("streamsift.labels", label_bytes("e2"), 4)
+    assert asyncio.run(j.on_label(early)) == "early"
+    assert asyncio.run(j.on_label(early)) == "redelivered"
+    assert len(StoreEntry.decode(j.store[b"e2"]).early) == 1
+    pend(j, "e2")  # the parked label joins once
+    assert [m.key for m in sink.on("streamsift.training")] == [b"e2"]
+    assert asyncio.run(j.on_label(early)) == "redelivered"
+    assert reasons(sink) == [] and value(reg, "join_labels_redelivered_total") == 3
+    assert sampler.arrived == 2
+
+
+def test_store_entries_keep_the_label_records_they_took_and_read_old_ones() -> None:
+    entry = StoreEntry("joined", 5.0, seen=((1, 10), (0, 3)))
+    assert StoreEntry.decode(entry.encode()) == entry
+    old = StoreEntry.decode(b'{"state": "joined", "at": 5.0, "item": null}')
+    assert old.seen == () and not old.took(rec("streamsift.labels", b"", 0))
+
+
 def test_items_expire_after_the_ttl_and_late_labels_are_rejected() -> None:
     j, sampler, sink, reg, clock = make()
     pend(j, "e1")

@@ -101,6 +101,7 @@ Outcome = Literal[
     "joined",
     "early",
     "duplicate",
+    "redelivered",
     "unknown",
     "expired",
     "unlearnable_class",
@@ -127,6 +128,9 @@ class StoreEntry:
     enough to rebuild the :class:`~streamsift.core.quality.LabelCollector` entry
     after a restart. ``part`` is the partition of the pending item's record (-1:
     unknown, an entry written before it was kept): its statistics count there.
+    ``seen`` holds the ``(partition, offset)`` of every label record the item took
+    (kept by its marker too): the same record read again after a restart that came
+    before its offset was committed is a redelivery, not a second label.
     """
 
     state: State
@@ -136,6 +140,7 @@ class StoreEntry:
     labels: tuple[tuple[str, Label, float], ...] = ()
     needed: int = 0
     part: int = -1
+    seen: tuple[tuple[int, int], ...] = ()
 
     @property
     def label(self) -> SourceRecord | None:
@@ -164,7 +169,24 @@ class StoreEntry:
             body["needed"] = self.needed
         if self.part >= 0:
             body["part"] = self.part
+        if self.seen:
+            body["seen"] = [list(t) for t in self.seen]
         return json.dumps(body).encode()
+
+    def marker(self, state: State, at: float) -> StoreEntry:
+        """The finished item's marker, keeping the label records it took."""
+        return StoreEntry(state, at, seen=self.seen)
+
+    def took(self, rec: SourceRecord) -> bool:
+        """Whether ``rec`` is a label record this entry already took (a redelivery)."""
+        if rec.offset < 0:
+            return False
+        if self.state == "early":
+            return any(
+                r.partition == rec.partition and r.offset == rec.offset and r.topic == rec.topic
+                for r in self.early
+            )
+        return (rec.partition, rec.offset) in self.seen
 
     @classmethod
     def decode(cls, raw: bytes) -> StoreEntry:
@@ -184,6 +206,7 @@ class StoreEntry:
             labels,
             int(body.get("needed", 0)),
             int(body.get("part", -1)),
+            tuple((int(p), int(o)) for p, o in body.get("seen", ())),
         )
 
 
@@ -418,6 +441,10 @@ class Joiner:
         key = label.event_id.encode()
         now = self.clock()
         entry = self._entry(key)
+        if entry is not None and entry.took(rec):
+            # read again after a restart before its offset was committed: handled once
+            m.labels_redelivered.inc()
+            return "redelivered"
         if entry is None or entry.state == "early":
             parked = () if entry is None else entry.early
             if any(_annotator(r) == label.annotator_id for r in parked):
@@ -443,8 +470,11 @@ class Joiner:
         self._ensure(label.event_id, entry)
         labelled_at = label.labelled_at.timestamp()
         self.sampler.label_arrived(rec.timestamp if rec.timestamp > 0 else now)
+        seen = entry.seen if rec.offset < 0 else (*entry.seen, (rec.partition, rec.offset))
         entry = replace(
-            entry, labels=(*entry.labels, (label.annotator_id, label.label, labelled_at))
+            entry,
+            labels=(*entry.labels, (label.annotator_id, label.label, labelled_at)),
+            seen=seen,
         )
         self.store[key] = entry.encode()
         outcomes = self.collector.add_label(
@@ -470,7 +500,7 @@ class Joiner:
             result = "correct" if out.correct else "wrong"
             m.gold_answers.labels(annotator=m.annotators(out.annotator), result=result).inc()
             self._known.discard(out.item_id)
-            self.store[key] = StoreEntry("gold", now).encode()
+            self.store[key] = entry.marker("gold", now).encode()
             return "gold"
         if isinstance(out, NeedsMoreOpinions):
             return await self._ask_again(key, entry, out, now)
@@ -501,12 +531,12 @@ class Joiner:
                 out.reason,
                 len(entry.labels),
             )
-            self.store[key] = StoreEntry("held_out", now).encode()
+            self.store[key] = entry.marker("held_out", now).encode()
             return "held_out"
         assert isinstance(out, Aggregated)
         if not self.sampler.model.can_learn_label(out.label):
             m.held_out.labels(reason="low_confidence").inc()
-            self.store[key] = StoreEntry("held_out", now).encode()
+            self.store[key] = entry.marker("held_out", now).encode()
             return "held_out"
         missing = entry.n_needed - len(entry.labels)
         if missing > 0:  # aggregated at the timeout without every label
@@ -518,7 +548,7 @@ class Joiner:
                 self.settings.topic_training, encode_labelled(trained), key=key, partition=0
             )
         )
-        self.store[key] = StoreEntry("joined", now).encode()
+        self.store[key] = entry.marker("joined", now).encode()
         self._known.discard(out.item_id)  # after the marker: a label read meanwhile is late
         m.aggregated.labels(method=out.method).inc()
         m.labels_joined.labels(arm=item.arm).inc()
