@@ -427,11 +427,12 @@ class Metrics:
         self.expired = Counter(
             "join_expired", "Pending items expired unlabelled.", namespace=ns, registry=r
         )
-        self.labels_redelivered = Counter(
-            "join_labels_redelivered",
-            "Label records read again after a restart (same partition and offset as one "
-            "already handled, e.g. after a SIGKILL before the commit): skipped, not "
-            "dead-lettered.",
+        self.redelivered = Counter(
+            "join_records_redelivered",
+            "Pending and label records read again after a restart (same partition and "
+            "offset as one already handled, e.g. after a SIGKILL before the commit): "
+            "skipped, not dead-lettered nor counted as second requests.",
+            ["source"],
             namespace=ns,
             registry=r,
         )
@@ -577,6 +578,8 @@ class Metrics:
         """Create the known label combinations so that zeros are exported."""
         for reason in DECODE_REASONS:
             self.events_invalid.labels(reason=reason)
+        for source in ("pending", "labels"):
+            self.redelivered.labels(source=source)
         for kind in ("duplicate", "redelivered"):
             self.duplicates.labels(kind=kind)
         for arm in ARMS:

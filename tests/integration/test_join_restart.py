@@ -6,6 +6,8 @@ record is delivered and handled exactly once and committed in the join's group
 reads its topics with its own consumer, see ``stream/join_wiring.py``).
 (b) The same after a SIGKILL: pending items handled before the kill are restored
 from the join's changelog, so their labels read after the restart join.
+(b') After a SIGKILL that came before any commit, the records handled before it are
+read again and recognised as redeliveries (not duplicates, not second requests).
 (c) Per-annotator gold statistics and flags survive a SIGKILL: a noisy annotator
 flagged on gold answers is still flagged after the restart, and further gold
 answers count on top of the restored ones (exact accuracies).
@@ -184,6 +186,46 @@ def test_after_a_sigkill_the_join_restores_its_pending_items_and_handles_the_bac
         check_after_restart(kafka_bootstrap, env, second, 2 * n1 + n2, n1 + n2)
     ids = training_ids(kafka_bootstrap, env)
     assert len(ids) == len(set(ids)) == 2 * n1 + n2
+
+
+def test_labels_handled_but_not_committed_before_a_sigkill_are_redeliveries_not_duplicates(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A worker SIGKILLed after joining labels whose offsets it had not committed
+    yet reads them again after the restart: the restored markers recognise each
+    record (same partition and offset), so none is dead-lettered as a duplicate and
+    none trains twice."""
+    # no commit before the kill; the expiry timer flushes the changelogs every second
+    env = stream_env(kafka_bootstrap, commit_interval_seconds=600, expiry_check_seconds=1)
+    n = 200
+    with running(env, tmp_path, "first") as first:
+        first.wait_ready()
+        send(kafka_bootstrap, env, items("k", n))
+        wait_for(lambda: first.metric(JOINED, arm="active") >= n, timeout=60, what="k joined")
+        time.sleep(3.0)  # the timer has flushed the markers to the changelog
+        assert commits(kafka_bootstrap, env) == (0, 0)
+        first.kill()
+
+    with running(env, tmp_path, "second") as second:
+        second.wait_ready(timeout=90)
+        redelivered = "streamsift_join_records_redelivered_total"
+        wait_for(
+            lambda: second.metric(redelivered, source="labels") >= n,
+            timeout=60,
+            what=f"{n} labels read again ({join_counts(second)})",
+        )
+        counts = join_counts(second)
+        pending_again = second.metric(redelivered, source="pending")
+        assert second.stop() == 0
+    print(f"after the SIGKILL restart: {counts}, pending records read again {pending_again}")
+    assert pending_again == n
+    assert counts == {
+        "arrivals": n, "joined": 0, "duplicate": 0, "unknown": 0, "second_request": 0
+    }  # fmt: skip
+    assert workers.read_topic(kafka_bootstrap, topic(env, "dead-letters")) == []
+    ids = training_ids(kafka_bootstrap, env)
+    assert len(ids) == len(set(ids)) == n
+    assert commits(kafka_bootstrap, env) == (n, n)
 
 
 def test_an_upgraded_worker_restores_the_faust_tables_and_resumes_at_the_app_groups_offsets(

@@ -48,8 +48,9 @@ def rec(topic: str, value: bytes, offset: int = 0) -> SourceRecord:
     return SourceRecord(topic, 0, offset, None, value)
 
 
-def pend(j: Joiner, event_id: str, request_id: str = "r1") -> None:
-    asyncio.run(j.on_pending(rec("streamsift.pending", pending_bytes(event_id, request_id))))
+def pend(j: Joiner, event_id: str, request_id: str = "r1", offset: int = 0) -> None:
+    value = pending_bytes(event_id, request_id)
+    asyncio.run(j.on_pending(rec("streamsift.pending", value, offset)))
 
 
 def label(j: Joiner, event_id: str, value: object = "yes", offset: int = 0) -> Any:
@@ -58,6 +59,10 @@ def label(j: Joiner, event_id: str, value: object = "yes", offset: int = 0) -> A
 
 def reasons(sink: MemorySink) -> list[str]:
     return [d.reason for d in dead_letters(sink)]
+
+
+def redelivered(reg: CollectorRegistry, source: str) -> float | None:
+    return reg.get_sample_value("streamsift_join_records_redelivered_total", {"source": source})
 
 
 def rejected(reg: CollectorRegistry, reason: str) -> float | None:
@@ -121,7 +126,7 @@ def test_a_label_record_read_again_after_a_restart_is_skipped_not_dead_lettered(
     assert label(j, "e1", offset=8) == "duplicate"
     assert len(sink.on("streamsift.training")) == 1 and sampler.arrived == 1
     assert reasons(sink) == ["duplicate"]
-    assert value(reg, "join_labels_redelivered_total") == 1
+    assert redelivered(reg, "labels") == 1
     assert StoreEntry.decode(j.store[b"e1"]).seen == ((0, 7),)
 
 
@@ -141,12 +146,12 @@ def test_redelivered_labels_of_an_open_or_early_item_are_not_counted_twice() -> 
     pend(j, "e2")  # the parked label joins once
     assert [m.key for m in sink.on("streamsift.training")] == [b"e2"]
     assert asyncio.run(j.on_label(early)) == "redelivered"
-    assert reasons(sink) == [] and value(reg, "join_labels_redelivered_total") == 3
+    assert reasons(sink) == [] and redelivered(reg, "labels") == 3
     assert sampler.arrived == 2
 
 
 def test_store_entries_keep_the_label_records_they_took_and_read_old_ones() -> None:
-    entry = StoreEntry("joined", 5.0, seen=((1, 10), (0, 3)))
+    entry = StoreEntry("joined", 5.0, part=1, seen=((1, 10), (0, 3)), pos=4)
     assert StoreEntry.decode(entry.encode()) == entry
     old = StoreEntry.decode(b'{"state": "joined", "at": 5.0, "item": null}')
     assert old.seen == () and not old.took(rec("streamsift.labels", b"", 0))
@@ -185,7 +190,24 @@ def test_a_second_request_for_an_event_is_counted_and_the_first_kept() -> None:
     pend(j, "e1", "r1")
     pend(j, "e1", "r1")  # redelivery of the same record: silent
     assert reg.get_sample_value("streamsift_join_duplicate_requests_total") == 0
-    pend(j, "e1", "r2")
+    assert redelivered(reg, "pending") == 1
+    pend(j, "e1", "r1", offset=1)  # the producer sent it twice: silent too
+    pend(j, "e1", "r2", offset=2)
     assert reg.get_sample_value("streamsift_join_duplicate_requests_total") == 1
     entry = StoreEntry.decode(j.store[b"e1"])
     assert entry.item is not None and entry.item.request_id == "r1"
+    assert redelivered(reg, "pending") == 1
+
+
+def test_a_finished_items_pending_record_read_again_is_a_redelivery_not_a_second_request() -> (
+    None
+):
+    j, _, sink, reg, _ = make()
+    pend(j, "e1", offset=5)
+    assert label(j, "e1") == "joined"
+    pend(j, "e1", offset=5)  # after a SIGKILL: the marker knows the record
+    assert redelivered(reg, "pending") == 1
+    assert reg.get_sample_value("streamsift_join_duplicate_requests_total") == 0
+    pend(j, "e1", "r2", offset=6)  # a new request for a finished event is still counted
+    assert reg.get_sample_value("streamsift_join_duplicate_requests_total") == 1
+    assert len(sink.on("streamsift.training")) == 1

@@ -9,6 +9,7 @@ restart through the store, annotator quality reaches the metrics.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,11 @@ class ConfidentModel(FakeModel):
         return {"no": 0.95, "yes": 0.05}
 
 
+#: Offsets of the records built here: each one a new record (the same partition and
+#: offset read twice is a redelivery, which the join skips).
+OFFSETS = itertools.count()
+
+
 def joiner(
     store: dict[bytes, bytes] | None = None, sampler: FakeSampler | None = None, **settings: Any
 ) -> tuple[Joiner, FakeSampler, MemorySink, CollectorRegistry, Clock]:
@@ -192,12 +198,16 @@ def pend(j: Joiner, event_id: str, *, n: int = 1, gold: str | None = None) -> No
         score=0.8, p=0.25, arm="active", region="eu", requested_at="2026-01-01T00:00:00Z",
         annotators_needed=n, gold_label=gold,
     )  # fmt: skip
-    rec = SourceRecord("streamsift.pending", 0, 0, None, item.model_dump_json().encode())
+    rec = SourceRecord(
+        "streamsift.pending", 0, next(OFFSETS), None, item.model_dump_json().encode()
+    )
     asyncio.run(j.on_pending(rec))
 
 
 def label(j: Joiner, event_id: str, y: object, annotator: str) -> Any:
-    rec = SourceRecord("streamsift.labels", 0, 0, None, label_bytes(event_id, y, annotator))
+    rec = SourceRecord(
+        "streamsift.labels", 0, next(OFFSETS), None, label_bytes(event_id, y, annotator)
+    )
     return asyncio.run(j.on_label(rec))
 
 

@@ -127,10 +127,11 @@ class StoreEntry:
     annotators it needs now (``needed``; 0: the item's ``annotators_needed``):
     enough to rebuild the :class:`~streamsift.core.quality.LabelCollector` entry
     after a restart. ``part`` is the partition of the pending item's record (-1:
-    unknown, an entry written before it was kept): its statistics count there.
-    ``seen`` holds the ``(partition, offset)`` of every label record the item took
-    (kept by its marker too): the same record read again after a restart that came
-    before its offset was committed is a redelivery, not a second label.
+    unknown, an entry written before it was kept): its statistics count there, and
+    ``pos`` is that record's offset (-1: unknown). ``seen`` holds the
+    ``(partition, offset)`` of every label record the item took. A marker keeps
+    ``part``, ``pos`` and ``seen``: a record read again after a restart that came
+    before its offset was committed is a redelivery, not a second label or request.
     """
 
     state: State
@@ -141,6 +142,7 @@ class StoreEntry:
     needed: int = 0
     part: int = -1
     seen: tuple[tuple[int, int], ...] = ()
+    pos: int = -1
 
     @property
     def label(self) -> SourceRecord | None:
@@ -171,11 +173,17 @@ class StoreEntry:
             body["part"] = self.part
         if self.seen:
             body["seen"] = [list(t) for t in self.seen]
+        if self.pos >= 0:
+            body["pos"] = self.pos
         return json.dumps(body).encode()
 
     def marker(self, state: State, at: float) -> StoreEntry:
-        """The finished item's marker, keeping the label records it took."""
-        return StoreEntry(state, at, seen=self.seen)
+        """The finished item's marker, keeping the records it took."""
+        return StoreEntry(state, at, part=self.part, seen=self.seen, pos=self.pos)
+
+    def holds(self, rec: SourceRecord) -> bool:
+        """Whether ``rec`` is the pending record this entry came from (a redelivery)."""
+        return self.pos >= 0 and (rec.partition, rec.offset) == (self.part, self.pos)
 
     def took(self, rec: SourceRecord) -> bool:
         """Whether ``rec`` is a label record this entry already took (a redelivery)."""
@@ -207,6 +215,7 @@ class StoreEntry:
             int(body.get("needed", 0)),
             int(body.get("part", -1)),
             tuple((int(p), int(o)) for p, o in body.get("seen", ())),
+            int(body.get("pos", -1)),
         )
 
 
@@ -390,7 +399,12 @@ class Joiner:
         self.load_partitions([rec.partition])
         key = item.event_id.encode()
         existing = self._entry(key)
-        entry = StoreEntry("pending", item.requested_at.timestamp(), item, part=rec.partition)
+        if existing is not None and existing.holds(rec):
+            # read again after a restart before its offset was committed: handled once
+            self.metrics.redelivered.labels(source="pending").inc()
+            return
+        at = item.requested_at.timestamp()
+        entry = StoreEntry("pending", at, item, part=rec.partition, pos=rec.offset)
         if existing is None:
             self.store[key] = entry.encode()
             self._ensure(item.event_id, entry)
@@ -443,7 +457,7 @@ class Joiner:
         entry = self._entry(key)
         if entry is not None and entry.took(rec):
             # read again after a restart before its offset was committed: handled once
-            m.labels_redelivered.inc()
+            m.redelivered.labels(source="labels").inc()
             return "redelivered"
         if entry is None or entry.state == "early":
             parked = () if entry is None else entry.early
