@@ -199,9 +199,7 @@ def test_a_second_request_for_an_event_is_counted_and_the_first_kept() -> None:
     assert redelivered(reg, "pending") == 1
 
 
-def test_a_finished_items_pending_record_read_again_is_a_redelivery_not_a_second_request() -> (
-    None
-):
+def test_a_finished_items_pending_record_read_again_is_a_redelivery_not_a_second_request() -> None:
     j, _, sink, reg, _ = make()
     pend(j, "e1", offset=5)
     assert label(j, "e1") == "joined"
