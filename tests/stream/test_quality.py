@@ -277,6 +277,25 @@ def test_an_extra_opinion_without_capacity_is_not_requested_and_the_item_is_held
     assert label(j, "e2", "yes", "b") == "duplicate"  # a late label: the item is done
 
 
+def test_while_the_model_relearns_a_contradicting_label_trains_without_a_second_opinion() -> None:
+    """After a concept change the model's confidence is stale: a label contradicting
+    it is not held out for want of capacity (the learner's watch and the new concept
+    need exactly those labels); once relearning ends the check is back."""
+    sampler = FakeSampler()
+    sampler.model = ConfidentModel()
+    sampler.model.relearning = True
+    sampler.extra_capacity = 0  # no room for any second opinion
+    j, _, sink, reg, _ = joiner(sampler=sampler)
+    pend(j, "e1")
+    assert label(j, "e1", "yes", "a") == "joined"
+    assert trained(sink) == [("e1", "yes")]
+    assert value(reg, "quality_contradictions_total") == 0 and sampler.refused == []
+    sampler.model.relearning = False
+    pend(j, "e2")
+    assert label(j, "e2", "yes", "a") == "held_out"
+    assert value(reg, "quality_contradictions_total") == 1 and sampler.refused == ["e2"]
+
+
 def test_a_contradiction_without_a_second_opinion_is_held_out_at_the_timeout() -> None:
     sampler = FakeSampler()
     sampler.model = ConfidentModel()
