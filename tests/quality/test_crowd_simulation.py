@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import statistics
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -178,3 +179,19 @@ def test_simulate_command_compares_quality_control(tmp_path) -> None:  # type: i
     clean, noisy, qc = rows
     assert clean["label_accuracy"] == 1.0 and noisy["label_accuracy"] < 1.0
     assert qc["labels_used"] <= clean["labels_used"] + 5
+
+
+def test_extra_opinions_within_the_budget_are_declined_beyond_it() -> None:
+    """``extra_within_budget``: an extra opinion (here: tie-breaks of two-annotator
+    items) is asked only while the labels spent stay within the budget pro rata;
+    declined, the item is held out, so fewer items train on the same spend."""
+    stream = load_stream("synth:sea", n=6_000, seed=4)
+    train, test = stream.events[:5_000], stream.events[5_000:]
+    base = CrowdConfig(
+        budget=0.05, noise=(0.0, 0.3, 0.3), gold_items=100, redundancy_share=0.5, k=2, seed=4
+    )
+    free = run_crowd(train, test, [False, True], base, "qc")
+    held = run_crowd(train, test, [False, True], replace(base, extra_within_budget=True), "qc")
+    assert free.extra_labels["extra_opinion"] > 0
+    assert held.items_trained < free.items_trained
+    assert held.labels_used <= int(0.05 * 4_900) + base.k  # the last item may finish past the cap

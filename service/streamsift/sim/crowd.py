@@ -8,8 +8,12 @@ Three ways to label the same selected items:
 - ``qc``: the :class:`~streamsift.core.quality.LabelCollector` is in the loop: gold
   items are mixed into the requests, a share of the items is labelled by ``k``
   annotators and aggregated (majority vote, then Dawid-Skene), single labels that
-  contradict a confident model get a second opinion, flagged annotators are
-  excluded and no longer routed work. Only aggregates train the model.
+  contradict a confident model get a second opinion (not while the model relearns
+  after a concept change, :func:`~streamsift.core.quality.model_judges`, as in the
+  join), flagged annotators are excluded and no longer routed work. Only aggregates
+  train the model. With ``extra_within_budget`` an extra opinion is asked only while
+  the labels spent so far stay within the budget pro rata, as the service's token
+  bucket grants it; otherwise it is declined and the item held out.
 
 Every label costs the same: the ``qc`` run selects fewer items so that its total
 label count (gold, redundancy and extra opinions included) stays within the budget.
@@ -38,6 +42,7 @@ from streamsift.core.quality import (
     LabelCollector,
     NeedsMoreOpinions,
     RedundancyPolicy,
+    model_judges,
 )
 from streamsift.core.sampler import DEFAULT_STRATEGY, Sampler
 from streamsift.core.types import Label, LabelledItem
@@ -151,6 +156,10 @@ class CrowdConfig:
     #: one of the 10 seeds of tests/quality kept 0.924 correct labels and one noisy
     #: annotator unflagged). In rate mode (the service) the boost is off anyway.
     warmup_boost: float = 1.0
+    #: Ask an extra opinion only while the labels spent so far are within
+    #: ``budget`` times the events seen (the service's capacity grants extra labels
+    #: from the same token bucket; refused, the item is held out). Off: always asked.
+    extra_within_budget: bool = False
     seed: int = 0
 
 
@@ -271,18 +280,22 @@ def run_crowd(
         collector.expect(item_id, now, n_annotators=n)
         queue = team.pick(n, avoid=collector.flagged)
         used: list[str] = []
+        judge = proba if model_judges(sampler.model) else None
         while queue:
             ann = queue.pop()
             used.append(ann)
             labels_used += 1
             outcomes = collector.add_label(
-                item_id, ann, team.label(ann, ev.y, classes), now, model_proba=proba
+                item_id, ann, team.label(ann, ev.y, classes), now, model_proba=judge
             )
             for out in outcomes:
+                if isinstance(out, NeedsMoreOpinions):
+                    if not config.extra_within_budget or labels_used < config.budget * (i + 1):
+                        queue.extend(team.pick(1, avoid=collector.flagged, used=used))
+                        continue
+                    out = collector.decline(out.item_id)
                 if isinstance(out, Aggregated):
                     train_on(out.item_id, out.label)
-                elif isinstance(out, NeedsMoreOpinions):
-                    queue.extend(team.pick(1, avoid=collector.flagged, used=used))
                 elif not isinstance(out, GoldScored):
                     items.pop(out.item_id, None)  # held out: never trained on
     if mode == "qc":

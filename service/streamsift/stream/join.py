@@ -74,6 +74,7 @@ from streamsift.core.quality import (
     QualityStateError,
     fleiss_kappa,
     krippendorff_alpha_nominal,
+    model_judges,
 )
 from streamsift.core.quality import Outcome as QualityOutcome
 from streamsift.core.types import Decision, Label, Proba
@@ -418,19 +419,14 @@ class Joiner:
             log.warning("second request for event %s ignored by the join", item.event_id)
 
     def _model_proba(self, entry: StoreEntry) -> Proba | None:
-        """The online model's prediction, for second opinions on single-label items.
-
-        None while the model is relearning after a concept change (its watch raised an
-        alarm, :attr:`~streamsift.core.online.OnlineModel.relearning`): a confident
-        model contradicted by a label is then more likely wrong than the annotator,
-        and holding such labels out (when no capacity is left for a second opinion)
-        would withhold exactly the labels that teach the new concept.
-        """
+        """The online model's prediction, for second opinions on single-label items;
+        None while the model is relearning after a concept change
+        (:func:`~streamsift.core.quality.model_judges`)."""
         item = entry.item
         if item is None or item.gold_label is not None or entry.n_needed != 1:
             return None
         model = self.sampler.model
-        if getattr(model, "relearning", False) is True:
+        if not model_judges(model):
             return None
         predict = getattr(model, "predict_proba_one", None)
         if not callable(predict):

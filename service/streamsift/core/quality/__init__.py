@@ -22,6 +22,7 @@ from streamsift.core.quality.gold import (
     GoldSet,
     Policy,
 )
+from streamsift.core.quality.judge import model_judges
 from streamsift.core.quality.outcomes import (
     Aggregated,
     AggregationMethod,
@@ -65,4 +66,5 @@ __all__ = [
     "krippendorff_alpha_nominal",
     "majority_vote",
     "merge_states",
+    "model_judges",
 ]
