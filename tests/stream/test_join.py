@@ -127,7 +127,7 @@ def test_a_label_record_read_again_after_a_restart_is_skipped_not_dead_lettered(
     assert len(sink.on("streamsift.training")) == 1 and sampler.arrived == 1
     assert reasons(sink) == ["duplicate"]
     assert redelivered(reg, "labels") == 1
-    assert StoreEntry.decode(j.store[b"e1"]).seen == ((0, 7),)
+    assert StoreEntry.decode(j.store[b"e1"]).seen == ((0, 7), (0, 8))  # taken, dead-lettered
 
 
 def test_redelivered_labels_of_an_open_or_early_item_are_not_counted_twice() -> None:
@@ -148,6 +148,41 @@ def test_redelivered_labels_of_an_open_or_early_item_are_not_counted_twice() -> 
     assert asyncio.run(j.on_label(early)) == "redelivered"
     assert reasons(sink) == [] and redelivered(reg, "labels") == 3
     assert sampler.arrived == 2
+
+
+def test_dead_lettered_labels_and_expired_items_read_again_are_redeliveries() -> None:
+    """Records the join rejected, and the pending record of an item that expired,
+    read again after a restart: one dead letter each, no second request."""
+    j, _, sink, reg, clock = make()
+    pend(j, "e1", offset=5)
+    assert label(j, "e1", offset=7) == "joined"
+    assert label(j, "e1", offset=8) == "duplicate"
+    assert label(j, "e1", offset=8) == "redelivered"
+    pend(j, "e2", offset=6)
+    clock.now = T0 + 3601  # e2 expires unlabelled
+    asyncio.run(j.expire())
+    pend(j, "e2", offset=6)
+    assert label(j, "e2", offset=9) == "expired"
+    assert label(j, "e2", offset=9) == "redelivered"
+    assert reasons(sink) == ["duplicate", "expired"]
+    assert redelivered(reg, "pending") == 1 and redelivered(reg, "labels") == 2
+    assert reg.get_sample_value("streamsift_join_duplicate_requests_total") == 0
+
+
+def test_an_early_label_rejected_when_its_item_comes_is_dead_lettered_once() -> None:
+    """Two early labels of a one-annotator item: the first joins when the item comes,
+    the second is a duplicate; read again, neither is handled a second time."""
+    j, _, sink, reg, _ = make()
+    first = rec("streamsift.labels", label_bytes("e1", "yes", "a1"), 3)
+    second = rec("streamsift.labels", label_bytes("e1", "yes", "a2"), 4)
+    assert asyncio.run(j.on_label(first)) == "early"
+    assert asyncio.run(j.on_label(second)) == "early"
+    pend(j, "e1")
+    assert reasons(sink) == ["duplicate"]
+    for again in (first, second):
+        assert asyncio.run(j.on_label(again)) == "redelivered"
+    assert reasons(sink) == ["duplicate"] and len(sink.on("streamsift.training")) == 1
+    assert redelivered(reg, "labels") == 2
 
 
 def test_store_entries_keep_the_label_records_they_took_and_read_old_ones() -> None:

@@ -130,9 +130,10 @@ class StoreEntry:
     after a restart. ``part`` is the partition of the pending item's record (-1:
     unknown, an entry written before it was kept): its statistics count there, and
     ``pos`` is that record's offset (-1: unknown). ``seen`` holds the
-    ``(partition, offset)`` of every label record the item took. A marker keeps
-    ``part``, ``pos`` and ``seen``: a record read again after a restart that came
-    before its offset was committed is a redelivery, not a second label or request.
+    ``(partition, offset)`` of every label record the item took or dead-lettered
+    (an early entry's parked records count too). A marker keeps ``part``, ``pos``
+    and ``seen``: a record read again after a restart that came before its offset
+    was committed is a redelivery, not a second label, request or dead letter.
     """
 
     state: State
@@ -187,15 +188,12 @@ class StoreEntry:
         return self.pos >= 0 and (rec.partition, rec.offset) == (self.part, self.pos)
 
     def took(self, rec: SourceRecord) -> bool:
-        """Whether ``rec`` is a label record this entry already took (a redelivery)."""
+        """Whether ``rec`` is a label record this entry already handled (a redelivery)."""
         if rec.offset < 0:
             return False
-        if self.state == "early":
-            return any(
-                r.partition == rec.partition and r.offset == rec.offset and r.topic == rec.topic
-                for r in self.early
-            )
-        return (rec.partition, rec.offset) in self.seen
+        if (rec.partition, rec.offset) in self.seen:
+            return True
+        return any(r.partition == rec.partition and r.offset == rec.offset for r in self.early)
 
     @classmethod
     def decode(cls, raw: bytes) -> StoreEntry:
@@ -372,6 +370,17 @@ class Joiner:
         self.metrics.labels_rejected.labels(reason=reason).inc()
         await (await self.dead_letters.send(rec, source="labels", reason=reason, detail=detail))
 
+    async def _reject_seen(
+        self, key: bytes, entry: StoreEntry, rec: SourceRecord, reason: str, detail: str
+    ) -> None:
+        """Dead-letter a label of a known item, then remember its record, so that the
+        record read again after a restart is a redelivery (dead-lettered once). The
+        dead letter is acknowledged first: a crash in between repeats it, never loses it."""
+        await self._reject(rec, reason, f"label for event {detail}")
+        if rec.offset >= 0:
+            seen = (*entry.seen, (rec.partition, rec.offset))
+            self.store[key] = replace(entry, seen=seen).encode()
+
     def _ensure(self, item_id: str, entry: StoreEntry) -> None:
         """Make the collector hold a pending entry (rebuilt from the store after a
         restart or a reassignment: its deadline from ``entry.at``, its labels replayed)."""
@@ -405,7 +414,8 @@ class Joiner:
             self.metrics.redelivered.labels(source="pending").inc()
             return
         at = item.requested_at.timestamp()
-        entry = StoreEntry("pending", at, item, part=rec.partition, pos=rec.offset)
+        seen = existing.seen if existing is not None and existing.state == "early" else ()
+        entry = StoreEntry("pending", at, item, part=rec.partition, seen=seen, pos=rec.offset)
         if existing is None:
             self.store[key] = entry.encode()
             self._ensure(item.event_id, entry)
@@ -467,25 +477,25 @@ class Joiner:
             return "redelivered"
         if entry is None or entry.state == "early":
             parked = () if entry is None else entry.early
-            if any(_annotator(r) == label.annotator_id for r in parked):
-                await self._reject(rec, "duplicate", f"label for event {label.event_id}: early")
+            if entry is not None and any(_annotator(r) == label.annotator_id for r in parked):
+                await self._reject_seen(key, entry, rec, "duplicate", f"{label.event_id}: early")
                 return "duplicate"
             at = now if entry is None else entry.at
-            self.store[key] = StoreEntry("early", at, early=(*parked, rec)).encode()
+            seen = () if entry is None else entry.seen
+            self.store[key] = StoreEntry("early", at, early=(*parked, rec), seen=seen).encode()
             return "early"
         if entry.state in DONE or (
             entry.state == "pending" and any(a == label.annotator_id for a, _, _ in entry.labels)
         ):
-            await self._reject(rec, "duplicate", f"label for event {label.event_id}: duplicate")
+            await self._reject_seen(key, entry, rec, "duplicate", f"{label.event_id}: duplicate")
             return "duplicate"
         if entry.state == "expired" or entry.item is None:
-            await self._reject(rec, "expired", f"label for event {label.event_id}: expired")
+            await self._reject_seen(key, entry, rec, "expired", f"{label.event_id}: expired")
             return "expired"
         is_gold = entry.item.gold_label is not None
         if not is_gold and not self.sampler.model.can_learn_label(label.label):
-            await self._reject(
-                rec, "unlearnable_class", f"label for event {label.event_id}: unlearnable_class"
-            )
+            detail = f"{label.event_id}: unlearnable_class"
+            await self._reject_seen(key, entry, rec, "unlearnable_class", detail)
             return "unlearnable_class"
         self._ensure(label.event_id, entry)
         labelled_at = label.labelled_at.timestamp()
@@ -539,7 +549,7 @@ class Joiner:
             if not entry.labels:  # nothing arrived in time: the old expiry
                 self.sampler.expire(entry.n_needed)
                 m.expired.inc()
-                self.store[key] = StoreEntry("expired", now).encode()
+                self.store[key] = entry.marker("expired", now).encode()
                 return "expired"
             missing = entry.n_needed - len(entry.labels)
             if missing > 0:
@@ -611,7 +621,7 @@ class Joiner:
         now = self.clock()
         orphans: list[tuple[bytes, SourceRecord]] = []
         drop: list[bytes] = []
-        gold_expired: list[bytes] = []
+        gold_expired: list[tuple[bytes, StoreEntry]] = []
         pending = 0
         oldest = now
         for key, raw in list(self.store.items()):
@@ -620,7 +630,7 @@ class Joiner:
                 self._ensure(key.decode(), entry)
                 gold = entry.item is not None and entry.item.gold_label is not None
                 if gold and now >= entry.at + self.collector.timeout:
-                    gold_expired.append(key)  # the collector drops it silently
+                    gold_expired.append((key, entry))  # the collector drops it silently
                     continue
                 pending += 1
                 oldest = min(oldest, entry.at)
@@ -636,8 +646,8 @@ class Joiner:
             await self._reject(rec, "unknown", f"no pending item for {key.decode()} in {wait}s")
             self.store.pop(key, None)
         expired = len(gold_expired)
-        for key in gold_expired:
-            self.store[key] = StoreEntry("expired", now).encode()
+        for key, entry in gold_expired:
+            self.store[key] = entry.marker("expired", now).encode()
             self._known.discard(key.decode())
         if gold_expired:
             self.sampler.expire(len(gold_expired))
