@@ -195,3 +195,23 @@ def test_extra_opinions_within_the_budget_are_declined_beyond_it() -> None:
     assert free.extra_labels["extra_opinion"] > 0
     assert held.items_trained < free.items_trained
     assert held.labels_used <= int(0.05 * 4_900) + base.k  # the last item may finish past the cap
+
+
+def test_simulate_command_runs_quality_control_through_a_drift(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--through-drift`` keeps the events after a drifting stream's drift (by default
+    cut off), ``--extra-within-budget`` reaches the configuration."""
+    import json
+
+    from streamsift.cli import main
+
+    def run(*extra: str) -> list[dict]:  # type: ignore[type-arg]
+        out = tmp_path / f"crowd{len(extra)}.json"
+        args = ["simulate", "--stream", "synth:sea", "--events", "4000", "--budget", "0.1"]
+        args += ["--annotators", "0,0,0.3", "--json", str(out), *extra]
+        assert main(args) == 0
+        return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+    before = run()
+    through = run("--through-drift", "--extra-within-budget")
+    assert through[0]["labels_used"] > 1.5 * before[0]["labels_used"]  # twice the events
+    assert all(0.5 < r["prequential_accuracy"] <= 1.0 for r in through)

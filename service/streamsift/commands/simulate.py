@@ -62,8 +62,10 @@ def _run_crowd(args: argparse.Namespace, streams: list[str], seeds: list[int]) -
     for spec in streams:
         for seed in seeds:
             stream = load_stream(spec, n=args.events, seed=seed, target=args.target)
-            events = stream.events[: stream.drift_at] if stream.drift_at else stream.events
-            cut = int(len(events) * 0.85)
+            events = stream.events
+            if stream.drift_at and not args.through_drift:
+                events = events[: stream.drift_at]
+            cut = int(len(events) * 0.85)  # through a mid-stream drift: tested after it
             classes = sorted(stream.classes, key=repr)
             config = CrowdConfig(
                 noise=args.annotators,
@@ -72,6 +74,7 @@ def _run_crowd(args: argparse.Namespace, streams: list[str], seeds: list[int]) -
                 base_model=args.base_model,
                 noise_kind=args.noise_kind,
                 gold_warmup=args.gold_warmup,
+                extra_within_budget=args.extra_within_budget,
                 seed=seed,
             )
             for mode in ("clean", "noisy", "qc"):
@@ -82,6 +85,7 @@ def _run_crowd(args: argparse.Namespace, streams: list[str], seeds: list[int]) -
                         "seed": seed,
                         "mode": mode,
                         "test_accuracy": r.test_accuracy,
+                        "prequential_accuracy": r.prequential_accuracy,
                         "label_accuracy": r.label_accuracy,
                         "labels_used": r.labels_used,
                         "items_trained": r.items_trained,
@@ -290,6 +294,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         type=int,
         default=0,
         help="with --annotators: the first N requests carry gold with probability 0.5 (0)",
+    )
+    p.add_argument(
+        "--through-drift",
+        action="store_true",
+        help="with --annotators: keep a drifting stream's events after its drift (by "
+        "default they are cut off); the test set, the last 15 %%, is then after it",
+    )
+    p.add_argument(
+        "--extra-within-budget",
+        action="store_true",
+        help="with --annotators: ask an extra opinion only while the labels spent are "
+        "within the budget pro rata, as the service's token bucket grants it (else the "
+        "item is held out)",
     )
     p.add_argument("--random-seeds", type=int, default=3, help="seeds per random budget")
     p.add_argument("--json", help="write the results as JSON here")
