@@ -188,6 +188,20 @@ def test_after_a_sigkill_the_join_restores_its_pending_items_and_handles_the_bac
     assert len(ids) == len(set(ids)) == 2 * n1 + n2
 
 
+def markers_in_changelog(bootstrap: str, env: dict[str, str]) -> int:
+    """Keys whose latest record in the pending store's changelog is a joined marker."""
+    from streamsift.stream.join import StoreEntry
+    from streamsift.stream.topics import PENDING_TABLE
+
+    latest: dict[bytes, bytes | None] = {}
+    changelog = f"{env['STREAMSIFT_APP_ID']}-{PENDING_TABLE}-changelog"
+    for r in workers.read_topic(bootstrap, changelog):
+        latest[r.key] = r.value
+    return sum(
+        1 for v in latest.values() if v is not None and StoreEntry.decode(v).state == "joined"
+    )
+
+
 def test_labels_handled_but_not_committed_before_a_sigkill_are_redeliveries_not_duplicates(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -202,7 +216,11 @@ def test_labels_handled_but_not_committed_before_a_sigkill_are_redeliveries_not_
         first.wait_ready()
         send(kafka_bootstrap, env, items("k", n))
         wait_for(lambda: first.metric(JOINED, arm="active") >= n, timeout=60, what="k joined")
-        time.sleep(3.0)  # the timer has flushed the markers to the changelog
+        wait_for(
+            lambda: markers_in_changelog(kafka_bootstrap, env) >= n,
+            timeout=30,
+            what="the timer flushed the joined markers to the changelog",
+        )
         assert commits(kafka_bootstrap, env) == (0, 0)
         first.kill()
 
