@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from river import compose, tree
@@ -56,9 +56,16 @@ __all__ = ["OnlineModel", "hat_predict_proba"]
 _NONE: Any = object()
 
 
-def _top(proba: dict[Label, float]) -> Label | None:
+def _argmax(proba: Mapping[Label, float] | None) -> Label | None:
     """The most probable class (the first of a tie), or None for no probabilities."""
-    return max(proba, key=proba.__getitem__) if proba else None
+    if not proba:
+        return None
+    best: Label | None = None
+    top = -math.inf
+    for k, v in proba.items():
+        if v > top:
+            best, top = k, v
+    return best
 
 
 #: Node type -> whether it is a branch (``isinstance`` on river's ABCs is slow).
@@ -341,7 +348,7 @@ class OnlineModel:
 
     def predict_one(self, x: Features) -> Label | None:
         """The most probable class, or None before any label."""
-        return _top(self.predict_proba_one(x))
+        return _argmax(self.predict_proba_one(x))
 
     def committee_probas(self, x: Features) -> list[dict[Label, float]]:
         """Each committee member's probabilities; empty when there is no committee."""
@@ -373,7 +380,7 @@ class OnlineModel:
             w = self.weight_clip
         xd = x if isinstance(x, dict) else dict(x)
         proba = self.predict_proba_one(xd)
-        predicted = _top(proba)
+        predicted = _argmax(proba)
         hit = predicted == y
         if self._concept is not None and self._warm and predicted is not None:
             self._concept.update(proba[predicted], hit)
@@ -453,10 +460,10 @@ class OnlineModel:
         same = concept_delta == self.concept_delta and relearn_labels == self.relearn_labels
         if same and (self._concept is None) == (concept_delta is None):
             return
-        ConceptWatch(concept_delta or 0.01, relearn_labels)  # validates both
+        watch = ConceptWatch(concept_delta or 0.01, relearn_labels)  # validates both
         self.concept_delta = concept_delta
         self.relearn_labels = relearn_labels
-        self._concept = self._new_watch()
+        self._concept = None if concept_delta is None else watch
 
     def _new_watch(self) -> ConceptWatch | None:
         if self.concept_delta is None:

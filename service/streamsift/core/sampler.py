@@ -11,14 +11,13 @@ control-arm estimates. Everything is seeded and picklable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from streamsift.core.drift import DriftMonitor, DriftResult, RegionAssigner
 from streamsift.core.models import DEFAULT_BASE_MODEL
-from streamsift.core.online import OnlineModel
+from streamsift.core.online import OnlineModel, _argmax
 from streamsift.core.selection import (
     ControlArmEstimator,
     DiversityReservoir,
@@ -69,17 +68,6 @@ class SamplerState:
     online_accuracy: Estimate
     lift: Estimate
     p_mean: float
-
-
-def _argmax(proba: Proba | None) -> Label | None:
-    if not proba:
-        return None
-    best: Label | None = None
-    top = -math.inf
-    for k, v in proba.items():
-        if v > top:
-            best, top = k, v
-    return best
 
 
 def _drift_inputs(
