@@ -5,10 +5,10 @@ Issue 3's drift target: on stationary streams at most 1 % of windows raise an al
 :class:`~streamsift.tools.synthetic.SyntheticStream`\\ s with no drift through a
 :class:`~streamsift.core.drift.DriftMonitor`, fed as the Sampler feeds it when
 events carry the production model's probabilities (its predicted class and
-entropy), and counts the windows that alarm after each region's reference window,
-with the features that alarmed. The default windows are the demo's (500 events or
-10 s at 250 events/s), so the figure says how often the demo's stationary regions
-should show an alarm.
+entropy, by the Sampler's own ``_drift_inputs``), and counts the windows that alarm
+after each region's reference window, with the features that alarmed. The default
+windows are the demo's (500 events or 10 s at 250 events/s), so the figure says how
+often the demo's stationary regions should show an alarm.
 
 Run::
 
@@ -30,11 +30,12 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 from streamsift.commands.args import seed_list
 from streamsift.core.drift import DriftMonitor
-from streamsift.core.types import Label
-from streamsift.core.uncertainty import entropy
+from streamsift.core.sampler import _drift_inputs
+from streamsift.core.types import Proba
 from streamsift.tools.synthetic import SyntheticStream
 
 __all__ = ["AlarmCount", "false_alarms", "main"]
@@ -67,9 +68,8 @@ def false_alarms(
     windows = alarms = 0
     features: Counter[str] = Counter()
     for ev in stream.take(events):
-        proba: dict[Label, float] = {k: v for k, v in ev.proba.items()}
-        top = max(proba, key=proba.__getitem__)
-        for result in monitor.update(ev.region, ev.features, entropy(proba), top, ev.timestamp):
+        top, uncertainty = _drift_inputs(cast("Proba", ev.proba), None, 0.0)
+        for result in monitor.update(ev.region, ev.features, uncertainty, top, ev.timestamp):
             if result.new_region:
                 continue
             windows += 1
