@@ -120,3 +120,56 @@ def test_clone_and_pickle_keep_the_order_and_the_predictions() -> None:
     assert isinstance(copy.classes, OrderedClasses)
     for x, _ in data[700:]:
         assert _bits(copy.predict_proba_one(x)) == _bits(model.predict_proba_one(x))
+
+
+# -- forgetting the leaves (the response to a concept change) ----------------------
+
+
+def _leaves(model: AdaptiveTree) -> list[Any]:
+    return model.all_leaves()
+
+
+def test_forget_leaves_keeps_the_branches_and_resets_every_leaf() -> None:
+    model = AdaptiveTree(grace_period=50, delta=1e-3, seed=3)
+    for x, y in synth.SEA(seed=3).take(3_000):
+        model.learn_one(x, y)
+    branches_before = model.n_branches
+    leaves = _leaves(model)
+    assert len(leaves) >= 2 and all(leaf.total_weight > 10 for leaf in leaves)
+    assert model.forget_leaves() == len(leaves)
+    assert model.n_branches == branches_before  # the structure stays
+    for leaf in _leaves(model):
+        assert leaf.stats and all(0.0 < w <= 1.0 for w in leaf.stats.values())
+        assert leaf.splitters == {}
+        assert (leaf._mc_correct_weight, leaf._nb_correct_weight) == (0.0, 0.0)
+        assert leaf.last_split_attempt_at == 0.0
+        assert not leaf.nb_tables()[1]  # priors only: no attribute statistics
+    # and it goes on learning (the next split attempt after a grace period)
+    for x, y in synth.SEA(seed=4).take(500):
+        model.learn_one(x, y)
+    assert all(leaf.total_weight >= 1.0 for leaf in _leaves(model))
+
+
+def test_forget_leaves_reaches_the_alternate_subtrees_and_an_empty_tree() -> None:
+    assert AdaptiveTree(seed=1).forget_leaves() == 0
+    model = AdaptiveTree(grace_period=50, delta=1e-3, seed=3)
+    for x, y in synth.SEA(seed=3).take(2_000):
+        model.learn_one(x, y)
+    root = model._root
+    assert hasattr(root, "children")
+    root._alternate_tree = model._new_leaf(parent=root)  # as river starts one
+    root._alternate_tree.learn_one({"x": 1.0}, True, tree=model)
+    assert root._alternate_tree.total_weight == 1.0
+    root._alternate_tree.stats[True] = 7.0
+    n = len(_leaves(model))
+    assert n == len(list(root.iter_leaves())) + 1  # river's iteration misses the root's
+    assert model.forget_leaves() == n
+    assert root._alternate_tree.stats == {True: 1.0}
+
+
+def test_forget_leaves_keep_bounds_each_class_weight() -> None:
+    model = AdaptiveTree(grace_period=1_000, seed=1)
+    for i in range(100):
+        model.learn_one({"a": float(i % 7)}, "x" if i % 4 else "y")
+    model.forget_leaves(keep=0.25)
+    assert model._root.stats == {"x": 0.25, "y": 0.25}

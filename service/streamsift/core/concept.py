@@ -15,7 +15,10 @@ After a change the model's uncertainty describes the old concept, so uncertainty
 sampling keeps asking about the old boundary while the new one is elsewhere: the
 sampler goes back to uniform sampling (the cold start's rule, with its warm-up
 boost in fraction mode) until ``relearn_labels`` labels have been learnt since the
-alarm. Measured on ``synth:agrawal`` (docs/efficiency-notes.md, "Session 9").
+alarm, and the online model's tree forgets what its leaves learnt and keeps its
+branches (:meth:`streamsift.core.online.OnlineModel.forget`): the leaves' counts of
+the old labels would otherwise outvote the new ones for as many labels again.
+Measured on ``synth:agrawal`` (docs/efficiency-notes.md, "Session 9" and "Session 11").
 """
 
 from __future__ import annotations

@@ -23,7 +23,11 @@ sampling because two windows disagree by chance. A change of concept is a differ
 matter: with ``concept_delta`` set, a :class:`~streamsift.core.concept.ConceptWatch`
 follows the labels' surprise once warm, and after an alarm :attr:`relearning` is
 true for ``relearn_labels`` labels, during which the sampler samples uniformly
-again (feature drift is handled by the drift boost).
+again (feature drift is handled by the drift boost). At the alarm the default tree
+also forgets what its leaves learnt and keeps its branches
+(:meth:`~streamsift.core.trees.AdaptiveTree.forget_leaves`, committee members
+included); other base models keep learning as they are. ``relearn_labels=0`` keeps
+the alarms only: no uniform sampling, no forgetting.
 """
 
 from __future__ import annotations
@@ -149,6 +153,17 @@ def _fast_tree(model: object) -> tuple[Any, Any] | None:
     return None
 
 
+def _tree_of(model: object) -> Any:
+    """The :class:`~streamsift.core.trees.AdaptiveTree` that ``model`` is or ends in
+    (a pipeline's last step), else ``None``."""
+    if type(model) in ADAPTIVE_TREES:
+        return model
+    if type(model) is compose.Pipeline:
+        last = list(model.steps.values())[-1]
+        return last if type(last) in ADAPTIVE_TREES else None
+    return None
+
+
 def _int_at_least(param: str, value: object, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigurationError(f"{param}: expected an int >= {low}, got {value!r}")
@@ -183,8 +198,9 @@ class OnlineModel:
         The concept-change watch on the labels once warm (see
         :class:`~streamsift.core.concept.ConceptWatch`): ADWIN's ``delta`` (``None``:
         no watch) and the labels after an alarm during which :attr:`relearning` is
-        true. Defaults ``None`` and 100 (the :class:`~streamsift.core.sampler.Sampler`
-        turns it on).
+        true; with ``relearn_labels > 0`` an alarm also makes the default tree's
+        leaves forget (see :meth:`learn_one`). Defaults ``None`` and 100 (the
+        :class:`~streamsift.core.sampler.Sampler` turns it on).
 
     Examples
     --------
@@ -382,8 +398,15 @@ class OnlineModel:
         proba = self.predict_proba_one(xd)
         predicted = _argmax(proba)
         hit = predicted == y
-        if self._concept is not None and self._warm and predicted is not None:
-            self._concept.update(proba[predicted], hit)
+        concept = self._concept
+        if (
+            concept is not None
+            and self._warm
+            and predicted is not None
+            and concept.update(proba[predicted], hit)
+            and concept.relearn_labels
+        ):
+            self.forget()
         self._record(hit)
         if self._weighted:
             self._model.learn_one(xd, y, w=w)
@@ -396,6 +419,33 @@ class OnlineModel:
         self._labels_seen += 1
         self._classes.add(y)
         self._label_type = type(y)
+
+    def forget(self) -> int:
+        """Make the default tree (and each committee member that is one) forget what
+        its leaves learnt, keeping its branches; return how many leaves forgot.
+
+        :meth:`learn_one` calls it when the concept watch raises an alarm (the label
+        that raised it is then learnt by the fresh leaves). Base models other than
+        the adaptive tree are left as they are (0).
+
+        Examples
+        --------
+        >>> from river.datasets import synth
+        >>> online = OnlineModel("hoeffding")
+        >>> for x, y in synth.SEA(seed=1).take(600):
+        ...     online.learn_one(x, y)
+        >>> online.forget() > 0, OnlineModel("logreg").forget()
+        (True, 0)
+        """
+        models: list[object] = [self._model]
+        if self._committee is not None:
+            models.extend(self._committee.members)
+        forgot = 0
+        for model in models:
+            tree_ = _tree_of(model)
+            if tree_ is not None:
+                forgot += tree_.forget_leaves()
+        return forgot
 
     def _record(self, hit: bool) -> None:
         h = int(hit)

@@ -173,11 +173,13 @@ class Sampler:
     concept_delta, relearn_labels
         The concept-change watch on the labels (see
         :class:`~streamsift.core.concept.ConceptWatch`; ``concept_delta=None`` turns
-        it off): after a rise of the labels' surprise the sampler samples uniformly,
-        as in the cold start, for ``relearn_labels`` labels. A change of ``P(y | x)``
-        moves no feature, so the drift boost never sees it, and uncertainty sampling
-        keeps asking about the old boundary. Defaults 0.01 and 100
-        (docs/efficiency-notes.md, "Session 9").
+        it off): after a rise of the labels' surprise the default tree's leaves
+        forget what they learnt (its branches stay) and the sampler samples
+        uniformly, as in the cold start, for ``relearn_labels`` labels
+        (``relearn_labels=0``: alarms only). A change of ``P(y | x)`` moves no
+        feature, so the drift boost never sees it, and uncertainty sampling keeps
+        asking about the old boundary. Defaults 0.01 and 100
+        (docs/efficiency-notes.md, "Session 9" and "Session 11").
     seed
         Seed of every random source inside.
 

@@ -228,7 +228,8 @@ class Learner:
             self.metrics.concept_changes.inc(seen)
             log.warning(
                 "learner: concept change on the labels (confident predictions turning out"
-                " wrong); the workers sample uniformly for the next %d labels",
+                " wrong); the model's leaves forget the old labels and the workers sample"
+                " uniformly for the next %d labels",
                 int(getattr(model, "relearn_labels", 0)),
             )
         return learned
