@@ -920,8 +920,8 @@ def effectiveness() -> dict[str, Any]:
         timeseries(
             "Workers relearning after a concept change",
             "Workers whose model is relearning after a concept change seen on the labels"
-            " (they sample uniformly, as in the cold start, until the model has learned"
-            " relearn_labels labels since).",
+            " (its tree forgot what its leaves learnt, and they sample uniformly, as in"
+            " the cold start, until the model has learned relearn_labels labels since).",
             [(f"sum ({sel('streamsift_model_relearning')})", "relearning")],
             unit="none",
             minimum=0,
