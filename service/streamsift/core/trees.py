@@ -236,7 +236,7 @@ class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
         detectors keep their state.
 
         Measured on ``synth:agrawal`` (a concept change at mid-stream, eleven seeds,
-        5 %): with the concept watch's alarm calling this, accuracy 0.8046 -> 0.8329
+        5 %): with the concept watch's alarm calling this, accuracy 0.8046 -> 0.8312
         and recovery faster than random on 10 of 11 seeds against 8 (a fresh tree
         instead: 0.7695, 4 of 11; docs/efficiency-notes.md, "Session 11").
 
