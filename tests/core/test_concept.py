@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -157,8 +158,12 @@ def test_online_model_watches_the_labels_once_warm() -> None:
     assert model.clone().concept_changes == 0
 
 
+def _leaves(model: OnlineModel) -> list[Any]:
+    return list(model.model["AdaptiveTree"].all_leaves())
+
+
 def _tree_weight(model: OnlineModel) -> float:
-    return sum(leaf.total_weight for leaf in model.model["AdaptiveTree"].all_leaves())
+    return sum(leaf.total_weight for leaf in _leaves(model))
 
 
 def _watched(relearn_labels: int) -> OnlineModel:
@@ -180,14 +185,14 @@ def test_an_alarm_makes_the_tree_s_leaves_forget_unless_alarms_only(relearn_labe
         before = model.concept_changes
         model.learn_one(x, y)
         if model.concept_changes > before:
-            weights.append((_tree_weight(model), len(model.model["AdaptiveTree"].all_leaves())))
+            weights.append((_tree_weight(model), len(_leaves(model))))
     assert weights, "the flip raises an alarm"
     weight, leaves = weights[0]
     if relearn_labels:  # each leaf kept <= 1 per class (2 classes), then the label learnt
         assert weight <= 2 * leaves + 2  # (by its leaf and at most one alternate's)
     else:
         assert weight > 700  # alarms only: nothing forgotten
-    leaves_now = len(model.model["AdaptiveTree"].all_leaves())
+    leaves_now = len(_leaves(model))
     assert model.forget() == leaves_now and _tree_weight(model) <= 2 * leaves_now
 
 

@@ -125,20 +125,16 @@ def test_clone_and_pickle_keep_the_order_and_the_predictions() -> None:
 # -- forgetting the leaves (the response to a concept change) ----------------------
 
 
-def _leaves(model: AdaptiveTree) -> list[Any]:
-    return model.all_leaves()
-
-
 def test_forget_leaves_keeps_the_branches_and_resets_every_leaf() -> None:
     model = AdaptiveTree(grace_period=50, delta=1e-3, seed=3)
     for x, y in synth.SEA(seed=3).take(3_000):
         model.learn_one(x, y)
     branches_before = model.n_branches
-    leaves = _leaves(model)
+    leaves = model.all_leaves()
     assert len(leaves) >= 2 and all(leaf.total_weight > 10 for leaf in leaves)
     assert model.forget_leaves() == len(leaves)
     assert model.n_branches == branches_before  # the structure stays
-    for leaf in _leaves(model):
+    for leaf in model.all_leaves():
         assert leaf.stats and all(0.0 < w <= 1.0 for w in leaf.stats.values())
         assert leaf.splitters == {}
         assert (leaf._mc_correct_weight, leaf._nb_correct_weight) == (0.0, 0.0)
@@ -147,7 +143,7 @@ def test_forget_leaves_keeps_the_branches_and_resets_every_leaf() -> None:
     # and it goes on learning (the next split attempt after a grace period)
     for x, y in synth.SEA(seed=4).take(500):
         model.learn_one(x, y)
-    assert all(leaf.total_weight >= 1.0 for leaf in _leaves(model))
+    assert all(leaf.total_weight >= 1.0 for leaf in model.all_leaves())
 
 
 def test_forget_leaves_reaches_the_alternate_subtrees_and_an_empty_tree() -> None:
@@ -161,7 +157,7 @@ def test_forget_leaves_reaches_the_alternate_subtrees_and_an_empty_tree() -> Non
     root._alternate_tree.learn_one({"x": 1.0}, True, tree=model)
     assert root._alternate_tree.total_weight == 1.0
     root._alternate_tree.stats[True] = 7.0
-    n = len(_leaves(model))
+    n = len(model.all_leaves())
     assert n == len(list(root.iter_leaves())) + 1  # river's iteration misses the root's
     assert model.forget_leaves() == n
     assert root._alternate_tree.stats == {True: 1.0}

@@ -153,17 +153,6 @@ def _fast_tree(model: object) -> tuple[Any, Any] | None:
     return None
 
 
-def _tree_of(model: object) -> Any:
-    """The :class:`~streamsift.core.trees.AdaptiveTree` that ``model`` is or ends in
-    (a pipeline's last step), else ``None``."""
-    if type(model) in ADAPTIVE_TREES:
-        return model
-    if type(model) is compose.Pipeline:
-        last = list(model.steps.values())[-1]
-        return last if type(last) in ADAPTIVE_TREES else None
-    return None
-
-
 def _int_at_least(param: str, value: object, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigurationError(f"{param}: expected an int >= {low}, got {value!r}")
@@ -442,9 +431,9 @@ class OnlineModel:
             models.extend(self._committee.members)
         forgot = 0
         for model in models:
-            tree_ = _tree_of(model)
-            if tree_ is not None:
-                forgot += tree_.forget_leaves()
+            pair = _fast_tree(model)  # the registry's adaptive trees (pipeline, tree)
+            if pair is not None:
+                forgot += pair[1].forget_leaves()
         return forgot
 
     def _record(self, hit: bool) -> None:
