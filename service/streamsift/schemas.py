@@ -287,6 +287,10 @@ class PendingItem(_Message):
     annotators_needed: int = Field(default=1, ge=1, le=16)
     gold_label: LabelValue | None = None
     scored_model_version: int = 0
+    at_floor: bool = Field(
+        default=False,
+        description="An active pick drawn at the probability floor (regardless of its score).",
+    )
 
 
 class FeatureDriftStat(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import pickle
 import random
 from typing import Any
@@ -87,6 +88,65 @@ def test_zero_relearn_labels_counts_alarms_only() -> None:
     feed(watch, calibrated(rng, 800))
     assert feed(watch, calibrated(rng, 400, skill=-0.5))
     assert not watch.relearning
+
+
+def mixed(rng: random.Random, n: int, uniform_hits: float) -> list[tuple[float, bool, bool]]:
+    """One label in ten drawn uniformly (confident, right ``uniform_hits`` of the time),
+    the rest picked by their score (unsure, and right as often as they are unsure)."""
+    out = []
+    for i in range(n):
+        if i % 10 == 0:
+            out.append((0.95, rng.random() < uniform_hits, True))
+        else:
+            conf = rng.uniform(0.5, 0.7)
+            out.append((conf, rng.random() < conf, False))
+    return out
+
+
+def alarms(watch: ConceptWatch, labels: list[tuple[float, bool, bool]]) -> list[int]:
+    return [i for i, (c, h, u) in enumerate(labels) if watch.update(c, h, uniform=u)]
+
+
+def test_the_uniform_labels_error_catches_a_change_the_surprise_misses() -> None:
+    # The picked labels are as surprising after the change as before; only the
+    # uniformly drawn ones (one in ten) go wrong. Their error rise is the alarm.
+    before, after = mixed(random.Random(7), 2_000, 0.95), mixed(random.Random(8), 2_000, 0.5)
+    watch = ConceptWatch(delta=0.01)
+    assert alarms(watch, before) == []
+    found = alarms(watch, after)
+    assert found and found[0] < 600, found
+    # Without the flag the same labels are only the surprise's: no alarm in time.
+    blind = ConceptWatch(delta=0.01)
+    flat = [(c, h, False) for c, h, _ in before + after]
+    late = [i - len(before) for i in alarms(blind, flat) if i >= len(before)]
+    assert not late or late[0] > 2 * found[0], (late, found)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_stationary_uniform_labels_rarely_alarm(seed: int) -> None:
+    watch = ConceptWatch(delta=0.01)
+    assert len(alarms(watch, mixed(random.Random(seed), 4_000, 0.9))) <= 1
+
+
+def test_the_error_detector_raises_no_second_alarm_while_relearning() -> None:
+    watch = ConceptWatch(delta=0.01, relearn_labels=200)
+    alarms(watch, mixed(random.Random(9), 2_000, 0.95))
+    after = mixed(random.Random(10), 3_000, 0.3)
+    found = alarms(watch, after)
+    assert found, "no alarm"
+    assert all(b - a > 200 for a, b in itertools.pairwise(found)), found
+
+
+def test_a_watch_pickled_before_the_error_detector_still_loads_and_watches() -> None:
+    watch = ConceptWatch(delta=0.01, relearn_labels=30)
+    state = pickle.loads(pickle.dumps(watch)).__dict__
+    del state["_errors"]  # what an older snapshot's watch holds
+    old = ConceptWatch.__new__(ConceptWatch)
+    old.__dict__.update(state)
+    assert alarms(old, mixed(random.Random(7), 2_000, 0.95)) == []
+    assert alarms(old, mixed(random.Random(8), 2_000, 0.3))
+    assert old.changes >= 1
 
 
 def test_non_finite_confidence_is_ignored() -> None:
@@ -276,3 +336,36 @@ def test_sampler_samples_uniformly_while_relearning() -> None:
     assert picked[:60].count("bootstrap") >= 50
     assert "active" in picked[60:]
     assert not sampler.model.relearning
+
+
+class _Recording(OnlineModel):
+    """An online model that also records the ``uniform`` flag of each label."""
+
+    def __init__(self) -> None:
+        super().__init__("hoeffding", concept_delta=0.01)
+        self.flags: list[bool] = []
+
+    def learn_one(self, x: Any, y: Any, w: float = 1.0, *, uniform: bool = False) -> None:
+        self.flags.append(uniform)
+        super().learn_one(x, y, w, uniform=uniform)
+
+
+def test_the_sampler_tells_the_watch_which_labels_were_drawn_uniformly() -> None:
+    sampler = Sampler(fraction=0.1, min_labels=30, stability_window=15, seed=12)
+    model = _Recording()
+    items = []
+    for i, (x, y) in enumerate(flipped_labels(4_000, seed=10, flip_at=10_000)):
+        d = sampler.decide(CoreEvent(event_id=f"e{i}", features=x, timestamp=float(i)))
+        if d.selected:
+            sampler.confirm(d, float(i))
+            item = LabelledItem(d.event_id, x, y, p=d.p, arm=d.arm, at_floor=d.at_floor)
+            sampler.learn(item)
+            sampler.learn(item, model=model)
+            items.append(item)
+    assert model.flags == [it.arm != "active" or it.at_floor for it in items]
+    active = [it for it in items if it.arm == "active"]
+    floor = [it for it in active if it.at_floor]
+    # Picks at the floor exist, are a minority, and were drawn at low probabilities.
+    assert floor and len(floor) < len(active) / 2
+    ranked = sorted(it.p for it in active if not it.at_floor)
+    assert max(it.p for it in floor) < ranked[len(ranked) // 2]

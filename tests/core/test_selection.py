@@ -320,6 +320,8 @@ def test_p_is_a_probability_above_the_floor(
         assert 0.0 < s.p <= 1.0
         assert s.p >= p_floor * s.target_fraction * (1 - 1e-12)
         assert s.selected == (s.arm in ARMS)
+        # Only a warm active pick can be at the floor (its score did not count).
+        assert not s.at_floor or (s.arm == "active" and not cold)
         if s.selected:
             selector.record(s, float(i))
 

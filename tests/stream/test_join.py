@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -36,11 +37,13 @@ def make(**settings: Any) -> tuple[Joiner, FakeSampler, MemorySink, CollectorReg
     return joiner, sampler, sink, reg, clock
 
 
-def pending_bytes(event_id: str, request_id: str = "r1") -> bytes:
+def pending_bytes(
+    event_id: str, request_id: str = "r1", arm: str = "control", at_floor: bool = False
+) -> bytes:
     return PendingItem(
         event_id=event_id, request_id=request_id, features={"x": 1.5, "plan": "pro"},
-        production_proba={"yes": 0.3, "no": 0.7}, score=0.8, p=0.25, arm="control",
-        region="eu", requested_at="2026-01-01T00:00:00Z",
+        production_proba={"yes": 0.3, "no": 0.7}, score=0.8, p=0.25, arm=arm,
+        region="eu", requested_at="2026-01-01T00:00:00Z", at_floor=at_floor,
     ).model_dump_json().encode()  # fmt: skip
 
 
@@ -81,6 +84,27 @@ def test_a_label_joins_its_pending_item_and_goes_to_the_training_topic() -> None
     assert sampler.arrived == 1 and sampler.learned == []  # the join never trains
     assert reg.get_sample_value("streamsift_join_labels_joined_total", {"arm": "control"}) == 1
     assert reg.get_sample_value("streamsift_join_label_latency_seconds_sum") == 300.0
+
+
+def test_the_floor_flag_travels_from_the_pending_item_to_the_training_topic() -> None:
+    j, _, sink, _, _ = make()
+    asyncio.run(j.on_pending(rec("streamsift.pending", pending_bytes("e1", "r1", "active", True))))
+    asyncio.run(j.on_pending(rec("streamsift.pending", pending_bytes("e2", "r2", "active"), 1)))
+    assert label(j, "e1") == "joined" and label(j, "e2", offset=1) == "joined"
+    first, second = (decode_labelled(m.value) for m in sink.on("streamsift.training"))
+    assert (first.arm, first.at_floor, first.drawn_uniformly) == ("active", True, True)
+    assert (second.arm, second.at_floor, second.drawn_uniformly) == ("active", False, False)
+
+
+def test_a_training_record_from_before_the_floor_flag_reads_as_not_at_the_floor() -> None:
+    j, _, sink, _, _ = make()
+    asyncio.run(j.on_pending(rec("streamsift.pending", pending_bytes("e1", "r1", "active", True))))
+    label(j, "e1")
+    [msg] = sink.on("streamsift.training")
+    body = json.loads(msg.value)
+    assert body.pop("at_floor") is True
+    old = decode_labelled(json.dumps(body).encode())
+    assert (old.at_floor, old.drawn_uniformly) == (False, False)
 
 
 def test_duplicate_unknown_and_unlearnable_labels_are_dead_lettered_not_trained() -> None:

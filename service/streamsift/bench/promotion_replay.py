@@ -153,6 +153,7 @@ def replay(
                 production_proba=core.proba,
                 requested_at=now,
                 labelled_at=at,
+                at_floor=decision.at_floor,
             )
             arriving.append((at, item))
     result.labels = model.labels_seen

@@ -368,8 +368,12 @@ class OnlineModel:
             return False
         return self._label_type is None or type(y) is self._label_type
 
-    def learn_one(self, x: Features, y: Label, w: float = 1.0) -> None:
+    def learn_one(self, x: Features, y: Label, w: float = 1.0, *, uniform: bool = False) -> None:
         """Predict ``x`` (prequential hit or miss), then learn ``(x, y)`` with weight ``w``.
+
+        ``uniform``: the label was drawn regardless of its uncertainty score (see
+        :attr:`~streamsift.core.types.LabelledItem.drawn_uniformly`); the concept
+        watch follows these labels' error too.
 
         Raises
         ------
@@ -392,7 +396,7 @@ class OnlineModel:
             concept is not None
             and self._warm
             and predicted is not None
-            and concept.update(proba[predicted], hit)
+            and concept.update(proba[predicted], hit, uniform=uniform)
             and concept.relearn_labels
         ):
             self.forget()

@@ -433,6 +433,7 @@ class Sampler:
             strategy=self.strategy,
             timestamp=event.timestamp,
             drift=tuple(drift),
+            at_floor=sel.at_floor,
         )
 
     def _select(
@@ -758,7 +759,7 @@ class Sampler:
                 online_correct=None if online is None else online == item.label,
             )
         (scoring if model is None else model).learn_one(
-            item.features, item.label, self.weight(item.p)
+            item.features, item.label, self.weight(item.p), uniform=item.drawn_uniformly
         )
 
     # ---------------------------------------------------------------- snapshot

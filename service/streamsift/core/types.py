@@ -101,6 +101,8 @@ class Decision:
 
     ``p`` is the probability with which this event was selected (for importance
     weighting the label by ``1/p``); it is defined for unselected events too.
+    ``at_floor`` marks an ``active`` selection made at the probability floor, i.e.
+    drawn regardless of its score (see :class:`LabelledItem`).
     """
 
     event_id: str
@@ -115,6 +117,7 @@ class Decision:
     strategy: str = ""
     timestamp: float = 0.0
     drift: tuple[object, ...] = field(default=())
+    at_floor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,17 @@ class LabelledItem:
         The production model's probabilities at scoring time, if any.
     requested_at, labelled_at
         Seconds since the epoch.
+    at_floor
+        The ``active`` arm selected it at its probability floor (its score did not
+        count). With the ``control`` and ``bootstrap`` arms these are the labels
+        drawn regardless of the model's uncertainty (:attr:`drawn_uniformly`).
+
+    Examples
+    --------
+    >>> LabelledItem("e1", {"x": 1.0}, "a", arm="control").drawn_uniformly
+    True
+    >>> LabelledItem("e2", {"x": 1.0}, "a", p=0.9).drawn_uniformly
+    False
     """
 
     event_id: str
@@ -150,3 +164,10 @@ class LabelledItem:
     production_proba: Proba | None = None
     requested_at: float = 0.0
     labelled_at: float = 0.0
+    at_floor: bool = False
+
+    @property
+    def drawn_uniformly(self) -> bool:
+        """Selected regardless of its uncertainty score: a ``control`` or ``bootstrap``
+        pick, or an ``active`` one at the probability floor."""
+        return self.arm != "active" or self.at_floor

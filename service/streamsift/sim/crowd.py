@@ -235,16 +235,18 @@ def run_crowd(
     trained = 0
     correct = 0
     hits = 0
-    items: dict[str, tuple[LabelledEvent, float, str]] = {}
+    items: dict[str, tuple[LabelledEvent, float, str, bool]] = {}
     step = max(1, len(events) // 20)
     checkpoints = {len(events) - 1 - j * step for j in range(config.checkpoints)}
     scores: list[float] = []
 
     def train_on(item_id: str, label: Label) -> None:
         nonlocal trained, correct
-        ev, p, arm = items.pop(item_id)
+        ev, p, arm, at_floor = items.pop(item_id)
         correct += int(label == ev.y)
-        sampler.learn(LabelledItem(item_id, ev.x, label, p=p, arm=arm))  # type: ignore[arg-type]
+        sampler.learn(
+            LabelledItem(item_id, ev.x, label, p=p, arm=arm, at_floor=at_floor)  # type: ignore[arg-type]
+        )
         trained += 1
 
     for i, ev in enumerate(events):
@@ -261,7 +263,7 @@ def run_crowd(
         sampler.confirm_event(d, event, now)
         sampler.label_arrived(now)
         item_id = d.event_id
-        items[item_id] = (ev, d.p, d.arm)
+        items[item_id] = (ev, d.p, d.arm, d.at_floor)
         if mode == "clean":
             labels_used += 1
             train_on(item_id, ev.y)

@@ -193,6 +193,7 @@ def labelled_item(
     p: float,
     arm: Arm = "active",
     production: Proba | None = None,
+    at_floor: bool = False,
 ) -> LabelledItem:
     """The LabelledItem the join would have produced for event ``i`` (selected by ``arm``)."""
     return LabelledItem(
@@ -203,4 +204,5 @@ def labelled_item(
         region=ev.region or "",
         arm=arm,
         production_proba=production,
+        at_floor=at_floor,
     )

@@ -67,8 +67,9 @@ class SamplerPolicy(Policy):
         self.sampler = sampler
         self.name = sampler.strategy_name
         self._drift: list[int] = []
-        # requested, label not back yet: event -> (arm, production probabilities)
-        self._pending: dict[int, tuple[Arm, Proba | None]] = {}
+        # requested, label not back yet: event -> (arm, production probabilities,
+        # selected at the probability floor)
+        self._pending: dict[int, tuple[Arm, Proba | None, bool]] = {}
 
     def predict_proba(self, x: dict) -> Proba:
         return self.sampler.model.predict_proba_one(x)
@@ -81,15 +82,16 @@ class SamplerPolicy(Policy):
         if not d.selected:
             return 0.0
         self.sampler.confirm_event(d, event, event_time(i))
-        self._pending[i] = (d.arm, production)
+        self._pending[i] = (d.arm, production, d.at_floor)
         return d.p
 
     def learn(self, i: int, ev: LabelledEvent, label: Label, p: float) -> None:
         self.sampler.label_arrived(event_time(i))
-        # The arm and the production model's probabilities travel with the label, as
-        # the join's pending item carries them (control-arm estimates, concept test).
-        arm, production = self._pending.pop(i, ("active", None))
-        self.sampler.learn(labelled_item(i, ev, label, p, arm, production))
+        # The arm, the production model's probabilities and the floor flag travel
+        # with the label, as the join's pending item carries them (control-arm
+        # estimates, concept watch).
+        arm, production, at_floor = self._pending.pop(i, ("active", None, False))
+        self.sampler.learn(labelled_item(i, ev, label, p, arm, production, at_floor))
 
     def drift_indices(self) -> list[int]:
         return self._drift

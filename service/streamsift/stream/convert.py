@@ -15,10 +15,10 @@ Examples
 >>> core.timestamp, dict(core.proba), core.region
 (1767225600.0, {'yes': 0.3, 'no': 0.7}, 'eu')
 >>> d = Decision("e1", True, "active", 0.8, 0.25, "eu", "selected", model_version=4,
-...              strategy="margin")
+...              strategy="margin", at_floor=True)
 >>> req, pend = build_request(ev, d, request_id="r1", now=0.0, allowed=("plan",))
->>> req.features, req.p, pend.features["age"]
-({'plan': 'pro'}, 0.25, 40)
+>>> req.features, req.p, pend.features["age"], pend.at_floor
+({'plan': 'pro'}, 0.25, 40, True)
 """
 
 from __future__ import annotations
@@ -145,6 +145,7 @@ def build_request(
         requested_at=requested_at,
         annotators_needed=annotators_needed,
         scored_model_version=decision.model_version,
+        at_floor=decision.at_floor,
     )
     return request, pending
 
@@ -188,6 +189,7 @@ def join_item(pending: PendingItem, label: LabelEvent) -> LabelledItem:
         production_proba=cast("Proba | None", pending.production_proba),
         requested_at=pending.requested_at.timestamp(),
         labelled_at=label.labelled_at.timestamp(),
+        at_floor=pending.at_floor,
     )
 
 
@@ -203,6 +205,7 @@ def encode_labelled(item: LabelledItem) -> bytes:
         "production_proba": None if item.production_proba is None else dict(item.production_proba),
         "requested_at": item.requested_at,
         "labelled_at": item.labelled_at,
+        "at_floor": item.at_floor,
     }
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
@@ -233,6 +236,7 @@ def decode_labelled(raw: bytes | None) -> LabelledItem:
             production_proba=proba,
             requested_at=float(body["requested_at"]),
             labelled_at=float(body["labelled_at"]),
+            at_floor=body.get("at_floor", False) is True,  # absent in older records
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SchemaError("schema_violation", f"training record: {exc!r}"[:200]) from None

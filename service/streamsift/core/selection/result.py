@@ -34,12 +34,16 @@ class Selection(NamedTuple):
         Share of events the selector aimed at (``f_eff``).
     priority
         The boosted score ``score * boost`` (order of interest for labelling tools).
+    at_floor
+        An ``active`` selection whose probability was the floor's: drawn without
+        regard to its rank among the scores, like the uniform arms (the concept
+        watch tests the error of these labels).
 
     Examples
     --------
     >>> s = Selection(True, "control", 0.05, "selected", 0.8, 0.05, 0.3)
-    >>> s.arm, 1 / s.p
-    ('control', 20.0)
+    >>> s.arm, 1 / s.p, s.at_floor
+    ('control', 20.0, False)
     """
 
     selected: bool
@@ -49,3 +53,4 @@ class Selection(NamedTuple):
     threshold: float
     target_fraction: float
     priority: float
+    at_floor: bool = False

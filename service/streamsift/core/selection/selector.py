@@ -330,7 +330,8 @@ class Selector:
         if blocked:
             return Selection(False, "none", p, reason, threshold, self._f_eff, x)
         self._in_flight += 1
-        return Selection(True, arm, p, reason, threshold, self._f_eff, x)
+        at_floor = arm == "active" and pa <= self._floor
+        return Selection(True, arm, p, reason, threshold, self._f_eff, x, at_floor)
 
     def _active_probability(self, x: float, u: float) -> float:
         """The active arm's probability ``p_a`` for a warm event of boosted score ``x``.
