@@ -114,7 +114,8 @@ class Settings(BaseSettings):
         gt=0,
         lt=1,
         description="ADWIN delta of the concept-change watch on the labels' surprise"
-        " (None: no watch); see core.concept.ConceptWatch.",
+        " and on the uniformly drawn labels' error (None: no watch); see"
+        " core.concept.ConceptWatch.",
     )
     relearn_labels: int = Field(
         default=100,

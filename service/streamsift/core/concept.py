@@ -43,7 +43,8 @@ __all__ = ["ConceptWatch"]
 
 
 class ConceptWatch:
-    """Detect a rise in the labels' surprise and count the relearning labels after it.
+    """Detect a rise in the labels' surprise, or in the uniformly drawn labels' error,
+    and count the relearning labels after it.
 
     Parameters
     ----------

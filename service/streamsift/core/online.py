@@ -21,7 +21,8 @@ waits for them to agree could keep a live service sampling uniformly for ever.
 Once warm it stays warm (a latch): the sampler must not flap back to uniform
 sampling because two windows disagree by chance. A change of concept is a different
 matter: with ``concept_delta`` set, a :class:`~streamsift.core.concept.ConceptWatch`
-follows the labels' surprise once warm, and after an alarm :attr:`relearning` is
+follows the labels' surprise (and the uniformly drawn labels' error) once warm,
+and after an alarm :attr:`relearning` is
 true for ``relearn_labels`` labels, during which the sampler samples uniformly
 again (feature drift is handled by the drift boost). At the alarm the default tree
 also forgets what its leaves learnt and keeps its branches

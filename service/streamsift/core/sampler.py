@@ -173,13 +173,16 @@ class Sampler:
     concept_delta, relearn_labels
         The concept-change watch on the labels (see
         :class:`~streamsift.core.concept.ConceptWatch`; ``concept_delta=None`` turns
-        it off): after a rise of the labels' surprise the default tree's leaves
+        it off): after a rise of the labels' surprise, or of the error of the
+        labels drawn regardless of their score (control, bootstrap, and active
+        picks at the probability floor: :attr:`Decision.at_floor` travels with
+        the request for this), the default tree's leaves
         forget what they learnt (its branches stay) and the sampler samples
         uniformly, as in the cold start, for ``relearn_labels`` labels
         (``relearn_labels=0``: alarms only). A change of ``P(y | x)`` moves no
         feature, so the drift boost never sees it, and uncertainty sampling keeps
         asking about the old boundary. Defaults 0.01 and 100
-        (docs/efficiency-notes.md, "Session 9" and "Session 11").
+        (docs/efficiency-notes.md, "Session 9", "Session 11" and "Session 12").
     seed
         Seed of every random source inside.
 
