@@ -42,7 +42,8 @@ class FakeState:
 
 
 class FakeSampler:
-    """Records every call; selects events whose features carry ``select: True``."""
+    """Records every call; selects events whose features carry ``select: True``
+    (at the probability floor if they also carry ``floor: True``)."""
 
     def __init__(self, *, fail_on: str | None = None) -> None:
         self.model: Any = FakeModel()
@@ -76,6 +77,7 @@ class FakeSampler:
             model_version=self.model.version,
             strategy="fake",
             drift=drift,
+            at_floor=chosen and bool(event.features.get("floor")),
         )
 
     def confirm(self, decision: Decision, now: float) -> None:
@@ -130,8 +132,11 @@ class FakeReader:
         return set(self.request_ids)
 
 
-def event_bytes(event_id: str, *, select: bool = False, region: str = "eu", **extra: Any) -> bytes:
-    """A valid InferenceEvent as JSON bytes."""
+def event_bytes(
+    event_id: str, *, select: bool = False, region: str = "eu", floor: bool = False, **extra: Any
+) -> bytes:
+    """A valid InferenceEvent as JSON bytes (``floor``: a ``floor`` feature, which
+    :class:`FakeSampler` reads as a pick at the probability floor)."""
     body: dict[str, Any] = {
         "schema_version": "1.0",
         "event_id": event_id,
@@ -142,6 +147,8 @@ def event_bytes(event_id: str, *, select: bool = False, region: str = "eu", **ex
         "output": {"probabilities": {"yes": 0.4, "no": 0.6}},
         "region": region,
     }
+    if floor:
+        body["features"]["floor"] = True
     body.update(extra)
     return json.dumps(body).encode()
 

@@ -119,6 +119,27 @@ def test_selected_event_sends_pending_then_request_with_allow_listed_features() 
     assert reg.get_sample_value("streamsift_scorer_label_requests_total", {"arm": "active"}) == 1
 
 
+def test_a_floor_pick_is_flagged_in_its_pending_item_not_in_the_request() -> None:
+    scorer, _, sink, _ = make()
+    run(
+        scorer.process(
+            [
+                rec(event_bytes("f1", select=True, floor=True), 0),
+                rec(event_bytes("s1", select=True), 1),
+            ]
+        )
+    )
+    flags = {
+        p.event_id: p.at_floor
+        for p in (
+            PendingItem.model_validate_json(m.value or b"") for m in sink.on("streamsift.pending")
+        )
+    }
+    assert flags == {"f1": True, "s1": False}
+    for msg in sink.on("streamsift.label-requests"):
+        assert "at_floor" not in json.loads(msg.value or b"")  # labellers never see it
+
+
 def test_no_confirm_when_the_request_send_fails() -> None:
     scorer, sampler, sink, _ = make()
     sink.fail_topics.add("streamsift.label-requests")
