@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         description="Largest importance weight p_mean/p; 1.0 trains unweighted (measured better"
         " for the default tree model, see docs/benchmarks.md).",
     )
+    evidence_clip: float | None = Field(
+        default=3.0,
+        ge=1.0,
+        description="Largest importance weight p_mean/p of a label in the default tree's"
+        " leaves' choice between naive Bayes and the majority class (None: every label"
+        " counts once); see core.sampler.Sampler.",
+    )
 
     # --- Quality control ---------------------------------------------------------
     gold_rate: float = Field(default=0.02, ge=0, lt=1)

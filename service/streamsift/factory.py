@@ -31,6 +31,7 @@ def build_sampler(settings: Settings) -> Sampler:
         max_pending=settings.max_pending,
         min_labels=settings.min_labels,
         weight_clip=settings.weight_clip,
+        evidence_clip=settings.evidence_clip,
         drift_window=settings.drift_window_events,
         drift_window_seconds=settings.drift_window_seconds,
         drift_correction=settings.drift_correction,

@@ -345,9 +345,11 @@ class _Recording(OnlineModel):
         super().__init__("hoeffding", concept_delta=0.01)
         self.flags: list[bool] = []
 
-    def learn_one(self, x: Any, y: Any, w: float = 1.0, *, uniform: bool = False) -> None:
+    def learn_one(
+        self, x: Any, y: Any, w: float = 1.0, *, uniform: bool = False, evidence: float = 1.0
+    ) -> None:
         self.flags.append(uniform)
-        super().learn_one(x, y, w, uniform=uniform)
+        super().learn_one(x, y, w, uniform=uniform, evidence=evidence)
 
 
 def test_the_sampler_tells_the_watch_which_labels_were_drawn_uniformly() -> None:

@@ -269,3 +269,18 @@ def test_online_model_predicts_as_its_river_model_and_pickles_without_its_cache(
     for x, y in data[:100]:
         logreg.learn_one(x, y, w=1.0)
     assert logreg.predict_proba_one(data[0][0]) == logreg.model.predict_proba_one(data[0][0])
+
+
+def test_evidence_reaches_the_tree_for_one_label_only_and_is_validated() -> None:
+    from streamsift.core.online import _fast_tree
+
+    model = OnlineModel("hoeffding")
+    hat = _fast_tree(model.model)[1]  # type: ignore[index]
+    model.learn_one({"a": 1.0}, "x")
+    before = hat._root._mc_correct_weight
+    model.learn_one({"a": 1.0}, "x", evidence=2.5)
+    assert hat._root._mc_correct_weight == pytest.approx(before + 2.5)
+    assert hat.evidence_weight == 1.0  # put back
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(SchemaError, match="evidence"):
+            model.learn_one({"a": 1.0}, "x", evidence=bad)

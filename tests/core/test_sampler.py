@@ -161,3 +161,44 @@ def test_inputs_not_mutated() -> None:
         s.confirm(d, 0.0)
     s.learn(LabelledItem("e1", x, "p", p=d.p, arm="control"))
     assert x == {"a": 1.0, "b": "web"} and proba == {"p": 0.6, "q": 0.4}
+
+
+def test_evidence_is_the_clipped_importance_weight_among_the_labels_learnt() -> None:
+    s = Sampler(evidence_clip=3.0)
+    assert s._evidence(0.5) == 1.0  # the first label: p_mean = p
+    assert s._evidence(0.1) == pytest.approx(0.3 / 0.1)  # mean of 0.5 and 0.1
+    assert s._evidence(0.01) == 3.0  # clipped
+    assert s._evidence(1.0) == pytest.approx(1.61 / 4)  # an unsure pick: below 1
+    assert s._evidence(0.0) == 1.0 and s._learn_p_n == 4  # no p: counted once, not tracked
+    unclipped = Sampler(evidence_clip=None)
+    assert [unclipped._evidence(p) for p in (0.5, 0.01, 1.0)] == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("bad", [0.5, 0.0, -1.0, float("inf"), float("nan"), True])
+def test_evidence_clip_is_validated(bad: float) -> None:
+    with pytest.raises(ConfigurationError, match="evidence_clip"):
+        Sampler(evidence_clip=bad)
+
+
+def test_the_sampler_passes_each_label_s_evidence_to_the_model() -> None:
+    seen: list[float] = []
+    s = Sampler(fraction=0.2, min_labels=0, seed=3)
+    model = s.model
+    original = model.learn_one
+
+    def spy(x: object, y: object, w: float = 1.0, **kw: object) -> None:
+        seen.append(float(kw["evidence"]))  # type: ignore[arg-type]
+        original(x, y, w, **kw)  # type: ignore[arg-type]
+
+    model.learn_one = spy  # type: ignore[method-assign]
+    for p in (0.2, 0.05, 0.9):
+        s.learn(LabelledItem("e", {"a": 1.0}, "x", p=p))
+    assert seen == pytest.approx([1.0, 0.125 / 0.05, (1.15 / 3) / 0.9])
+
+
+def test_a_sampler_pickled_before_the_evidence_weight_counts_each_label_once() -> None:
+    s = Sampler(fraction=0.2, seed=4)
+    for name in ("evidence_clip", "_learn_p_mean", "_learn_p_n"):
+        del s.__dict__[name]
+    old = pickle.loads(pickle.dumps(s))
+    assert old.evidence_clip is None and old._evidence(0.01) == 1.0

@@ -169,3 +169,39 @@ def test_forget_leaves_keep_bounds_each_class_weight() -> None:
         model.learn_one({"a": float(i % 7)}, "x" if i % 4 else "y")
     model.forget_leaves(keep=0.25)
     assert model._root.stats == {"x": 0.25, "y": 0.25}
+
+
+# -- the leaves' choice between naive Bayes and the majority class -------------------
+
+
+def _tallies(model: AdaptiveTree) -> list[tuple[float, float]]:
+    return [(leaf._mc_correct_weight, leaf._nb_correct_weight) for leaf in model.all_leaves()]
+
+
+@pytest.mark.parametrize("evidence", [0.5, 2.0, 3.0])
+def test_evidence_weight_scales_the_leaves_tallies_and_nothing_else(evidence: float) -> None:
+    data = list(synth.SEA(seed=5).take(400))
+    plain, weighted = AdaptiveTree(grace_period=50, seed=5), AdaptiveTree(grace_period=50, seed=5)
+    for x, y in data:
+        plain.learn_one(x, y)
+        weighted.evidence_weight = evidence
+        weighted.learn_one(x, y)
+        weighted.evidence_weight = 1.0
+    # The same structure and statistics (learning is unweighted) ...
+    assert plain.n_nodes == weighted.n_nodes
+    assert [leaf.stats for leaf in plain.all_leaves()] == [
+        leaf.stats for leaf in weighted.all_leaves()
+    ]
+    # ... and tallies scaled by the evidence: every hit counted ``evidence`` times.
+    for (mc, nb), (mc_w, nb_w) in zip(_tallies(plain), _tallies(weighted), strict=True):
+        assert mc > 0 and nb > 0
+        assert mc_w == pytest.approx(evidence * mc) and nb_w == pytest.approx(evidence * nb)
+
+
+def test_a_tree_pickled_before_the_evidence_weight_counts_each_label_once() -> None:
+    model = AdaptiveTree(grace_period=50, seed=6)
+    for x, y in synth.SEA(seed=6).take(200):
+        model.learn_one(x, y)
+    model.__dict__.pop("evidence_weight", None)  # an older pickle has no such attribute
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.evidence_weight == 1.0

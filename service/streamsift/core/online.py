@@ -369,12 +369,24 @@ class OnlineModel:
             return False
         return self._label_type is None or type(y) is self._label_type
 
-    def learn_one(self, x: Features, y: Label, w: float = 1.0, *, uniform: bool = False) -> None:
+    def learn_one(
+        self,
+        x: Features,
+        y: Label,
+        w: float = 1.0,
+        *,
+        uniform: bool = False,
+        evidence: float = 1.0,
+    ) -> None:
         """Predict ``x`` (prequential hit or miss), then learn ``(x, y)`` with weight ``w``.
 
         ``uniform``: the label was drawn regardless of its uncertainty score (see
         :attr:`~streamsift.core.types.LabelledItem.drawn_uniformly`); the concept
-        watch follows these labels' error too.
+        watch follows these labels' error too. ``evidence``: how much the label counts
+        in the default tree's leaves' choice between naive Bayes and the majority
+        class (:attr:`~streamsift.core.trees.AdaptiveTree.evidence_weight`; the
+        sampler passes an importance weight, :meth:`Sampler.learn
+        <streamsift.core.sampler.Sampler.learn>`).
 
         Raises
         ------
@@ -386,6 +398,10 @@ class OnlineModel:
             raise SchemaError("unlearnable_label", f"cannot learn label {y!r}")
         if not 0 < w < math.inf:
             raise SchemaError("invalid_weight", f"weight must be positive and finite, got {w!r}")
+        if not 0 < evidence < math.inf:
+            raise SchemaError(
+                "invalid_weight", f"evidence must be positive and finite, got {evidence!r}"
+            )
         if self.weight_clip is not None and w > self.weight_clip:
             w = self.weight_clip
         xd = x if isinstance(x, dict) else dict(x)
@@ -402,14 +418,21 @@ class OnlineModel:
         ):
             self.forget()
         self._record(hit)
-        if self._weighted:
-            self._model.learn_one(xd, y, w=w)
-        else:  # stochastic rounding keeps the expected weight
-            k = int(w) + (self._rng.random() < w - int(w))
-            for _ in range(k):
-                self._model.learn_one(xd, y)
-        if self._committee is not None:
-            self._committee.learn_one(xd, y, w)
+        trees = self._trees() if evidence != 1.0 else ()
+        for hat in trees:
+            hat.evidence_weight = evidence
+        try:
+            if self._weighted:
+                self._model.learn_one(xd, y, w=w)
+            else:  # stochastic rounding keeps the expected weight
+                k = int(w) + (self._rng.random() < w - int(w))
+                for _ in range(k):
+                    self._model.learn_one(xd, y)
+            if self._committee is not None:
+                self._committee.learn_one(xd, y, w)
+        finally:
+            for hat in trees:
+                hat.evidence_weight = 1.0
         self._labels_seen += 1
         self._classes.add(y)
         self._label_type = type(y)
@@ -431,15 +454,15 @@ class OnlineModel:
         >>> online.forget() > 0, OnlineModel("logreg").forget()
         (True, 0)
         """
+        return sum(tree.forget_leaves() for tree in self._trees())
+
+    def _trees(self) -> list[Any]:
+        """The registry's adaptive trees: the model's and each committee member's."""
         models: list[object] = [self._model]
         if self._committee is not None:
             models.extend(self._committee.members)
-        forgot = 0
-        for model in models:
-            pair = _fast_tree(model)  # the registry's adaptive trees (pipeline, tree)
-            if pair is not None:
-                forgot += pair[1].forget_leaves()
-        return forgot
+        pairs = (_fast_tree(model) for model in models)  # (pipeline, tree) or None
+        return [pair[1] for pair in pairs if pair is not None]
 
     def _record(self, hit: bool) -> None:
         h = int(hit)

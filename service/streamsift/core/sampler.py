@@ -11,6 +11,7 @@ control-arm estimates. Everything is seeded and picklable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -125,6 +126,17 @@ class Sampler:
         :meth:`weight`). Default 1.0, i.e. unweighted: with the Hoeffding tree,
         weights up to 10 cut the geometric-mean savings from 2.0x to 0.9x
         (heavy weights make the tree split on a handful of rare picks).
+    evidence_clip
+        The labels' weight in the default tree's leaves' choice between naive Bayes
+        and the majority class (which of the two has been right more often): the
+        importance weight ``p_mean / p`` of the label, ``p_mean`` the mean ``p`` of
+        the labels learnt so far, clipped at ``evidence_clip``; ``None`` counts
+        every label once (river's rule). The labels picked because the model was
+        unsure are where naive Bayes is at its worst; counted once each, they made a
+        leaf fall back to its majority class on streams where naive Bayes is far
+        better (``river:Bananas``: 0.55 against 0.69 on three seeds of nine). Default
+        3.0 (docs/efficiency-notes.md, "Session 12"). Learning itself stays weighted
+        by ``weight_clip``.
     ramp, quantile_window, feedback_labels
         Selector: width of the probability ramp below the top ranks (default 3.0),
         memory of the running score distribution in events (default 300: the
@@ -207,6 +219,9 @@ class Sampler:
     warmup_boost: float = 1.0  # pickles from before the option: it was off
     concept_delta: float | None = None  # likewise the concept watch
     relearn_labels: int = 100
+    evidence_clip: float | None = None  # likewise the leaves' weighted choice
+    _learn_p_mean = 0.0
+    _learn_p_n = 0
 
     def __init__(
         self,
@@ -225,6 +240,7 @@ class Sampler:
         stability_window: int = 15,
         stability_tolerance: float = 0.1,
         weight_clip: float | None = 1.0,
+        evidence_clip: float | None = 3.0,
         ramp: float = 3.0,
         quantile_window: int = 300,
         feedback_labels: float = 200.0,
@@ -262,6 +278,13 @@ class Sampler:
         self.stability_window = stability_window
         self.stability_tolerance = stability_tolerance
         self.weight_clip = weight_clip
+        if evidence_clip is not None and (
+            isinstance(evidence_clip, bool) or not 1.0 <= evidence_clip < math.inf
+        ):
+            raise ConfigurationError(
+                f"evidence_clip must be None or a number >= 1, got {evidence_clip!r}"
+            )
+        self.evidence_clip = evidence_clip
         self.ramp = ramp
         self.quantile_window = quantile_window
         self.feedback_labels = feedback_labels
@@ -361,6 +384,8 @@ class Sampler:
         self._selector_now = 0.0
         self._p_mean = 0.0
         self._p_n = 0
+        self._learn_p_mean = 0.0  # mean p of the labels learnt (last ~1000)
+        self._learn_p_n = 0
         self._gap = 0.0
         self._catching_up = 0  # 1: behind the target, -1: ahead of it
         self._catch_ups = 0
@@ -762,8 +787,25 @@ class Sampler:
                 online_correct=None if online is None else online == item.label,
             )
         (scoring if model is None else model).learn_one(
-            item.features, item.label, self.weight(item.p), uniform=item.drawn_uniformly
+            item.features,
+            item.label,
+            self.weight(item.p),
+            uniform=item.drawn_uniformly,
+            evidence=self._evidence(item.p),
         )
+
+    def _evidence(self, p: float) -> float:
+        """The label's weight in the leaves' choice: ``p_mean / p`` over the labels
+        learnt so far (this one included), clipped at ``evidence_clip``."""
+        if not 0.0 < p <= 1.0:
+            return 1.0
+        n = self._learn_p_n = self._learn_p_n + 1
+        self._learn_p_mean += (p - self._learn_p_mean) / min(n, 1000)
+        clip = self.evidence_clip
+        if clip is None:
+            return 1.0
+        w = self._learn_p_mean / p
+        return clip if w > clip else w
 
     # ---------------------------------------------------------------- snapshot
     @property

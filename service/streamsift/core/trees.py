@@ -114,17 +114,21 @@ class NaiveBayesLeaf(AdaLeafClassifier):
         parent_branch: Any = None,
     ) -> None:
         nb_before, weight_before = self._nb_correct_weight, self.total_weight
+        mc_before = self._mc_correct_weight
         hit = False
         if self.is_active() and self.stats:
             nb = leaf_naive_bayes(self, x)
             hit = bool(nb) and max(nb, key=nb.__getitem__) == y
         super().learn_one(x, y, w=w, tree=tree, parent=parent, parent_branch=parent_branch)
         self._nb_tables = None
+        evidence = tree.evidence_weight if tree is not None else 1.0
         if hit:  # the weight learned (times a bootstrap draw, if any)
             w_eff = w if not tree.bootstrap_sampling else self.total_weight - weight_before
-            self._nb_correct_weight = nb_before + w_eff
+            self._nb_correct_weight = nb_before + w_eff * evidence
         else:
             self._nb_correct_weight = nb_before
+        if evidence != 1.0:
+            self._mc_correct_weight = mc_before + (self._mc_correct_weight - mc_before) * evidence
 
     def disable_attribute(self, att_index: Any) -> None:
         super().disable_attribute(att_index)
@@ -168,7 +172,8 @@ class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
     """:class:`river.tree.HoeffdingAdaptiveTreeClassifier` with :class:`OrderedClasses`
     and :class:`NaiveBayesLeaf` leaves.
 
-    Learning is river's except for the leaves' naive Bayes (above); majority-class
+    Learning is river's except for the leaves' naive Bayes (above) and
+    :attr:`evidence_weight`; majority-class
     probabilities are river's up to the order of the classes, which no longer
     depends on the process (the order of the dict's keys and of the float sums that
     normalise them, so values can differ from river's in the last bit).
@@ -188,6 +193,12 @@ class AdaptiveTree(tree.HoeffdingAdaptiveTreeClassifier):
     >>> model.clone().leaf_prediction
     'nba'
     """
+
+    #: How much the next label counts in each leaf's choice between its naive Bayes
+    #: and its majority class (their tallies of being right). 1 is river's count;
+    #: :meth:`streamsift.core.online.OnlineModel.learn_one` sets it around one label
+    #: (its ``evidence``) and puts it back.
+    evidence_weight: float = 1.0
 
     def __init__(
         self,
