@@ -11,7 +11,7 @@ import math
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from river.tree.splitter import GaussianSplitter
 from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
@@ -111,7 +111,7 @@ def test_a_feature_without_spread_or_missing_from_the_event_counts_for_no_class(
     assert naive_bayes({}, tables) == pytest.approx(prior)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     st.lists(
         st.tuples(
@@ -125,6 +125,9 @@ def test_a_feature_without_spread_or_missing_from_the_event_counts_for_no_class(
     st.floats(-1e4, 1e4, allow_nan=False),
     st.sampled_from(["web", "app", "pos", "fax"]),
 )
+# Found by an unseeded CI run (2026-11-27): log votes near -5e7 (an event 1,183 away
+# from three one-value classes) leave the sum 2e-9 short of one.
+@example([("a", 0.0, "web"), ("b", 0.0, "web"), ("c", -0.25, "web")], 1183.0, "web")
 def test_probabilities_are_a_distribution(
     rows: list[tuple[str, float, str]], amount: float, channel: str
 ) -> None:
@@ -133,10 +136,11 @@ def test_probabilities_are_a_distribution(
     assert tables is not None
     p = naive_bayes({"amount": amount, "channel": channel}, tables)
     assert set(p) == set(stats)
-    # river's log-sum-exp: a distribution up to the rounding of the log-sum, which
-    # votes of 1e150 and more swamp (the leaf normalises again)
+    # river's log-sum-exp: a distribution up to the rounding of the log-sum (relative
+    # to the log votes, which reach 1e7-1e9 here), which votes of 1e150 and more
+    # swamp (the leaf normalises again)
     total = sum(p.values())
-    assert all(0.0 <= v <= 1.0 for v in p.values()) and total + 1e-9 >= 1.0
+    assert all(0.0 <= v <= 1.0 for v in p.values()) and total + 1e-6 >= 1.0
     assert all(0.0 <= v / total <= 1.0 for v in p.values())
 
 
