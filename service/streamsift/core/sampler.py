@@ -71,6 +71,16 @@ class SamplerState:
     p_mean: float
 
 
+#: Memory of the running mean selection probabilities, in labels.
+P_MEAN_MEMORY = 1000
+
+
+def _running_mean(mean: float, x: float, n: int) -> float:
+    """``mean`` moved towards its ``n``-th value ``x`` (a plain mean up to
+    :data:`P_MEAN_MEMORY` values, an exponential one beyond)."""
+    return mean + (x - mean) / min(n, P_MEAN_MEMORY)
+
+
 def _drift_inputs(
     proba: Proba | None, online: Proba | None, score: float
 ) -> tuple[Label | None, float]:
@@ -384,7 +394,7 @@ class Sampler:
         self._selector_now = 0.0
         self._p_mean = 0.0
         self._p_n = 0
-        self._learn_p_mean = 0.0  # mean p of the labels learnt (last ~1000)
+        self._learn_p_mean = 0.0  # running mean p of the labels learnt
         self._learn_p_n = 0
         self._gap = 0.0
         self._catching_up = 0  # 1: behind the target, -1: ahead of it
@@ -718,7 +728,7 @@ class Sampler:
         )
         self._p_n += 1
         self._count_selection()
-        self._p_mean += (decision.p - self._p_mean) / min(self._p_n, 1000)
+        self._p_mean = _running_mean(self._p_mean, decision.p, self._p_n)
 
     def take_extra(self, decision: Decision, now: float) -> bool:
         """Take capacity for one extra label of a selected item (an extra opinion asked
@@ -799,8 +809,8 @@ class Sampler:
         learnt so far (this one included), clipped at ``evidence_clip``."""
         if not 0.0 < p <= 1.0:
             return 1.0
-        n = self._learn_p_n = self._learn_p_n + 1
-        self._learn_p_mean += (p - self._learn_p_mean) / min(n, 1000)
+        self._learn_p_n += 1
+        self._learn_p_mean = _running_mean(self._learn_p_mean, p, self._learn_p_n)
         clip = self.evidence_clip
         if clip is None:
             return 1.0
