@@ -110,11 +110,12 @@ class Settings(BaseSettings):
     drift_boost_decay_windows: int = Field(default=5, ge=1)
     max_regions: int = Field(default=16, ge=1, le=256)
     concept_delta: float | None = Field(
-        default=0.01,
+        default=0.0025,
         gt=0,
         lt=1,
-        description="ADWIN delta of the concept-change watch on the labels' surprise"
-        " and on the uniformly drawn labels' error (None: no watch); see"
+        description="False-alarm level of the concept-change watch on the labels"
+        " (a risk-adjusted CUSUM alarming at log(1/delta): at least 1/delta labels"
+        " between false alarms on average; None: no watch); see"
         " core.concept.ConceptWatch.",
     )
     relearn_labels: int = Field(

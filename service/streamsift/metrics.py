@@ -518,10 +518,10 @@ class Metrics:
         )
         self.concept_changes = Counter(
             "learner_concept_changes",
-            "Concept changes seen on the labels (a rise of the labels' surprise, or of the"
-            " error of the labels drawn regardless of their score: confident predictions"
-            " turning out wrong); the model's tree then forgets what its leaves learnt and"
-            " the workers sample uniformly while it relearns.",
+            "Concept changes seen on the labels (their errors rising beyond what the"
+            " model's confidence forecast: confident predictions turning out wrong); the"
+            " model's tree then forgets what its leaves learnt and the workers sample"
+            " uniformly while it relearns.",
             namespace=ns,
             registry=r,
         )

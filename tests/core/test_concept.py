@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import pickle
 import random
+import statistics
 from typing import Any
 
 import pytest
@@ -33,7 +35,7 @@ def feed(watch: ConceptWatch, labels: list[tuple[float, bool]]) -> list[int]:
 
 
 def test_no_alarm_while_the_confidence_is_earned() -> None:
-    watch = ConceptWatch(delta=0.01)
+    watch = ConceptWatch()
     assert feed(watch, calibrated(random.Random(1), 5_000)) == []
     assert (watch.changes, watch.relearning) == (0, False)
 
@@ -41,15 +43,15 @@ def test_no_alarm_while_the_confidence_is_earned() -> None:
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_stationary_labels_rarely_alarm(seed: int) -> None:
-    # Two thousand labels of a calibrated model: at delta 0.01 an alarm is rare; one
+    # Two thousand labels of a calibrated model: at the default delta an alarm is rare; one
     # per run at most (a run with more is a detector that fires on noise).
-    watch = ConceptWatch(delta=0.01)
+    watch = ConceptWatch()
     assert len(feed(watch, calibrated(random.Random(seed), 2_000))) <= 1
 
 
 def test_a_concept_change_alarms_soon_and_starts_relearning() -> None:
     rng = random.Random(2)
-    watch = ConceptWatch(delta=0.01, relearn_labels=120)
+    watch = ConceptWatch(relearn_labels=120)
     assert feed(watch, calibrated(rng, 1_000)) == []
     # The concept flips: the model is as sure as before and right half as often.
     after = calibrated(rng, 500, skill=-0.4)
@@ -61,7 +63,7 @@ def test_a_concept_change_alarms_soon_and_starts_relearning() -> None:
 
 def test_relearning_lasts_exactly_relearn_labels() -> None:
     rng = random.Random(3)
-    watch = ConceptWatch(delta=0.01, relearn_labels=40)
+    watch = ConceptWatch(relearn_labels=40)
     feed(watch, calibrated(rng, 800))
     labels = calibrated(rng, 400, skill=-0.5)
     at = next(i for i, (c, h) in enumerate(labels) if watch.update(c, h))
@@ -73,80 +75,129 @@ def test_relearning_lasts_exactly_relearn_labels() -> None:
     assert at >= 0
 
 
-def test_a_fall_of_the_surprise_is_no_concept_change() -> None:
-    # The model becoming better than its confidence (hits rise) is no alarm.
+def test_a_model_better_than_its_confidence_is_no_concept_change() -> None:
+    # Errors falling below the forecast (hits rise) are no alarm.
     rng = random.Random(4)
-    watch = ConceptWatch(delta=0.01)
-    feed(watch, calibrated(rng, 1_000, skill=-0.3))
+    watch = ConceptWatch()
+    assert feed(watch, calibrated(rng, 1_000)) == []
     assert feed(watch, [(0.6, True)] * 1_000) == []
     assert watch.changes == 0
 
 
 def test_zero_relearn_labels_counts_alarms_only() -> None:
     rng = random.Random(5)
-    watch = ConceptWatch(delta=0.01, relearn_labels=0)
+    watch = ConceptWatch(relearn_labels=0)
     feed(watch, calibrated(rng, 800))
     assert feed(watch, calibrated(rng, 400, skill=-0.5))
     assert not watch.relearning
 
 
-def mixed(rng: random.Random, n: int, uniform_hits: float) -> list[tuple[float, bool, bool]]:
-    """One label in ten drawn uniformly (confident, right ``uniform_hits`` of the time),
-    the rest picked by their score (unsure, and right as often as they are unsure)."""
+def mixed(
+    rng: random.Random, n: int, uniform_hits: float, every: int = 10
+) -> list[tuple[float, bool]]:
+    """One label in ``every`` drawn uniformly (confident, right ``uniform_hits`` of the
+    time), the rest picked by their score (unsure, and right as often as they are unsure)."""
     out = []
     for i in range(n):
-        if i % 10 == 0:
-            out.append((0.95, rng.random() < uniform_hits, True))
+        if i % every == 0:
+            out.append((0.95, rng.random() < uniform_hits))
         else:
             conf = rng.uniform(0.5, 0.7)
-            out.append((conf, rng.random() < conf, False))
+            out.append((conf, rng.random() < conf))
     return out
 
 
-def alarms(watch: ConceptWatch, labels: list[tuple[float, bool, bool]]) -> list[int]:
-    return [i for i, (c, h, u) in enumerate(labels) if watch.update(c, h, uniform=u)]
+def _first_after(watch: ConceptWatch, before: list, after: list) -> float:
+    feed(watch, before)
+    found = feed(watch, after)
+    return found[0] if found else math.inf
 
 
-def test_the_uniform_labels_error_catches_a_change_the_surprise_misses() -> None:
-    # The picked labels are as surprising after the change as before; only the
-    # uniformly drawn ones (one in ten) go wrong. Their error rise is the alarm.
-    before, after = mixed(random.Random(7), 2_000, 0.95), mixed(random.Random(8), 2_000, 0.5)
-    watch = ConceptWatch(delta=0.01)
-    assert alarms(watch, before) == []
-    found = alarms(watch, after)
-    assert found and found[0] < 600, found
-    # Without the flag the same labels are only the surprise's: no alarm in time.
-    blind = ConceptWatch(delta=0.01)
-    flat = [(c, h, False) for c, h, _ in before + after]
-    late = [i - len(before) for i in alarms(blind, flat) if i >= len(before)]
-    assert not late or late[0] > 2 * found[0], (late, found)
+def test_confident_misses_weigh_more_than_unsure_ones() -> None:
+    # One label in three is drawn uniformly (as at a 5 % budget); after the change
+    # only those confident ones go wrong, the picked unsure ones are right as often as
+    # before. The same labels with every confidence read as 0.6 alarm later.
+    found, flat = [], []
+    for seed in range(10):
+        before = mixed(random.Random(2 * seed), 2_000, 0.95, every=3)
+        after = mixed(random.Random(2 * seed + 1), 2_000, 0.5, every=3)
+        found.append(_first_after(ConceptWatch(), before, after))
+        unsure = [(0.6, h) for _, h in before], [(0.6, h) for _, h in after]
+        flat.append(_first_after(ConceptWatch(), *unsure))
+    # measured: a median of 84 labels, against 169 (three seeds never) at 0.6
+    assert statistics.median(found) < 150, found
+    assert statistics.median(found) < statistics.median(flat), (found, flat)
 
 
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
-def test_stationary_uniform_labels_rarely_alarm(seed: int) -> None:
-    watch = ConceptWatch(delta=0.01)
-    assert len(alarms(watch, mixed(random.Random(seed), 4_000, 0.9))) <= 1
+def test_stationary_mixed_labels_rarely_alarm(seed: int) -> None:
+    # The confident labels are overconfident (95 % sure, 90 % right): the
+    # recalibration absorbs a constant gap, so this is no change either.
+    watch = ConceptWatch()
+    assert len(feed(watch, mixed(random.Random(seed), 4_000, 0.9))) <= 1
 
 
-def test_the_error_detector_raises_no_second_alarm_while_relearning() -> None:
-    watch = ConceptWatch(delta=0.01, relearn_labels=200)
-    alarms(watch, mixed(random.Random(9), 2_000, 0.95))
-    after = mixed(random.Random(10), 3_000, 0.3)
-    found = alarms(watch, after)
+@pytest.mark.parametrize("seed", range(5))
+def test_an_overconfident_model_rarely_alarms_once_recalibrated(seed: int) -> None:
+    # Right 5 points less often than it says, everywhere: the recalibration learns
+    # the gap, after which alarms are rare (measured: 0-2 per 3,000 labels; a gap of
+    # 10 points gives about one per 1,000, of 20 points one per 250).
+    rng = random.Random(seed)
+    watch = ConceptWatch()
+    feed(watch, calibrated(rng, 1_500, skill=-0.05))
+    assert len(feed(watch, calibrated(rng, 3_000, skill=-0.05))) <= 2
+
+
+def test_no_second_alarm_while_relearning() -> None:
+    watch = ConceptWatch(relearn_labels=200)
+    feed(watch, mixed(random.Random(9), 2_000, 0.95))
+    found = feed(watch, mixed(random.Random(10), 3_000, 0.3))
     assert found, "no alarm"
     assert all(b - a > 200 for a, b in itertools.pairwise(found)), found
 
 
-def test_a_watch_pickled_before_the_error_detector_still_loads_and_watches() -> None:
-    watch = ConceptWatch(delta=0.01, relearn_labels=30)
-    state = pickle.loads(pickle.dumps(watch)).__dict__
-    del state["_errors"]  # what an older snapshot's watch holds
+def test_a_watch_pickled_with_the_former_adwin_detectors_loads_and_watches() -> None:
+    from river import drift
+
     old = ConceptWatch.__new__(ConceptWatch)
-    old.__dict__.update(state)
-    assert alarms(old, mixed(random.Random(7), 2_000, 0.95)) == []
-    assert alarms(old, mixed(random.Random(8), 2_000, 0.3))
-    assert old.changes >= 1
+    old.__dict__.update(  # what a snapshot's watch held before the CUSUM
+        {
+            "delta": 0.0025,
+            "relearn_labels": 30,
+            "_detector": drift.ADWIN(delta=0.0025),
+            "_errors": drift.ADWIN(delta=0.0025),
+            "_left": 0,
+            "_changes": 2,
+        }
+    )
+    loaded = pickle.loads(pickle.dumps(old))
+    assert not hasattr(loaded, "_detector") and not hasattr(loaded, "_errors")
+    assert repr(loaded) == "ConceptWatch(delta=0.0025, relearn_labels=30)"
+    assert feed(loaded, mixed(random.Random(7), 2_000, 0.95)) == []
+    assert feed(loaded, mixed(random.Random(8), 2_000, 0.3))
+    assert loaded.changes >= 3
+
+
+def test_the_threshold_is_log_one_over_delta() -> None:
+    assert ConceptWatch(delta=0.0025).threshold == pytest.approx(5.9915, abs=1e-4)
+    assert ConceptWatch(delta=math.exp(-4)).threshold == pytest.approx(4.0)
+
+
+def test_exact_cusum_steps() -> None:
+    # A fresh watch, 80 % sure: forecast error 0.2, recalibrated by (0 + 1) / (0 + 1).
+    # Odds ratio 2: the risen error is 0.4 / 1.2 = 1/3; a miss adds log(5/3), a hit
+    # adds log((2/3) / 0.8) < 0, and the score never goes below zero.
+    watch = ConceptWatch(delta=0.0025)
+    watch.update(0.8, False)
+    assert watch._score == pytest.approx(math.log(5 / 3))
+    watch = ConceptWatch(delta=0.0025)
+    watch.update(0.8, True)
+    assert watch._score == 0.0
+    # A confidence of 1 is clipped at an error of 2 %: one miss cannot alarm.
+    watch = ConceptWatch(delta=0.0025)
+    assert not watch.update(1.0, False)
+    assert watch._score == pytest.approx(math.log(2 / (0.98 + 0.04)))
 
 
 def test_non_finite_confidence_is_ignored() -> None:
@@ -167,6 +218,11 @@ def test_non_finite_confidence_is_ignored() -> None:
         ({"relearn_labels": -1}, "relearn_labels"),
         ({"relearn_labels": 2.5}, "relearn_labels"),
         ({"relearn_labels": True}, "relearn_labels"),
+        ({"odds_ratio": 1.0}, "odds_ratio"),
+        ({"odds_ratio": float("inf")}, "odds_ratio"),
+        ({"odds_ratio": True}, "odds_ratio"),
+        ({"calibration_labels": 0}, "calibration_labels"),
+        ({"calibration_labels": 1.5}, "calibration_labels"),
     ],
 )
 def test_parameters_are_validated(kwargs: dict, match: str) -> None:
@@ -186,6 +242,11 @@ def test_repr_clone_and_pickle_round_trip() -> None:
     fresh = watch.clone()
     assert repr(fresh) == repr(watch)
     assert fresh.changes == 0
+    tuned = ConceptWatch(delta=0.01, odds_ratio=3.0, calibration_labels=200)
+    assert repr(tuned) == (
+        "ConceptWatch(delta=0.01, relearn_labels=100, odds_ratio=3.0, calibration_labels=200)"
+    )
+    assert repr(tuned.clone()) == repr(tuned)
 
 
 # -- in the online model and the sampler ------------------------------------------
@@ -265,9 +326,9 @@ def test_forgetting_recovers_the_new_concept_sooner() -> None:
         for i, (x, y) in enumerate(labels):
             hits += i >= 800 and model.predict_one(x) == y
             model.learn_one(x, y)
-        assert model.concept_changes == 1
+        assert model.concept_changes >= 1  # without forgetting the alarms repeat
         accuracy[relearn_labels] = hits / 250
-    # measured: 0.776 without forgetting, 0.844 with it
+    # measured: 0.776 without forgetting, 0.904 with it
     assert accuracy[50] > accuracy[0] + 0.05, accuracy
 
 
@@ -336,38 +397,3 @@ def test_sampler_samples_uniformly_while_relearning() -> None:
     assert picked[:60].count("bootstrap") >= 50
     assert "active" in picked[60:]
     assert not sampler.model.relearning
-
-
-class _Recording(OnlineModel):
-    """An online model that also records the ``uniform`` flag of each label."""
-
-    def __init__(self) -> None:
-        super().__init__("hoeffding", concept_delta=0.01)
-        self.flags: list[bool] = []
-
-    def learn_one(
-        self, x: Any, y: Any, w: float = 1.0, *, uniform: bool = False, evidence: float = 1.0
-    ) -> None:
-        self.flags.append(uniform)
-        super().learn_one(x, y, w, uniform=uniform, evidence=evidence)
-
-
-def test_the_sampler_tells_the_watch_which_labels_were_drawn_uniformly() -> None:
-    sampler = Sampler(fraction=0.1, min_labels=30, stability_window=15, seed=12)
-    model = _Recording()
-    items = []
-    for i, (x, y) in enumerate(flipped_labels(4_000, seed=10, flip_at=10_000)):
-        d = sampler.decide(CoreEvent(event_id=f"e{i}", features=x, timestamp=float(i)))
-        if d.selected:
-            sampler.confirm(d, float(i))
-            item = LabelledItem(d.event_id, x, y, p=d.p, arm=d.arm, at_floor=d.at_floor)
-            sampler.learn(item)
-            sampler.learn(item, model=model)
-            items.append(item)
-    assert model.flags == [it.arm != "active" or it.at_floor for it in items]
-    active = [it for it in items if it.arm == "active"]
-    floor = [it for it in active if it.at_floor]
-    # Picks at the floor exist, are a minority, and were drawn at low probabilities.
-    assert floor and len(floor) < len(active) / 2
-    ranked = sorted(it.p for it in active if not it.at_floor)
-    assert max(it.p for it in floor) < ranked[len(ranked) // 2]

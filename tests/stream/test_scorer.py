@@ -330,5 +330,5 @@ def test_settings_reach_the_watch() -> None:
     sampler = build_sampler(Settings(concept_delta=0.02, relearn_labels=5))
     assert repr(sampler.model._concept) == "ConceptWatch(delta=0.02, relearn_labels=5)"
     default = build_sampler(Settings())
-    assert repr(default.model._concept) == "ConceptWatch(delta=0.01, relearn_labels=100)"
+    assert repr(default.model._concept) == "ConceptWatch(delta=0.0025, relearn_labels=100)"
     assert build_sampler(Settings(concept_delta=None)).model._concept is None

@@ -21,8 +21,8 @@ waits for them to agree could keep a live service sampling uniformly for ever.
 Once warm it stays warm (a latch): the sampler must not flap back to uniform
 sampling because two windows disagree by chance. A change of concept is a different
 matter: with ``concept_delta`` set, a :class:`~streamsift.core.concept.ConceptWatch`
-follows the labels' surprise (and the uniformly drawn labels' error) once warm,
-and after an alarm :attr:`relearning` is
+judges each label's error against the model's confidence once warm (a
+risk-adjusted CUSUM), and after an alarm :attr:`relearning` is
 true for ``relearn_labels`` labels, during which the sampler samples uniformly
 again (feature drift is handled by the drift boost). At the alarm the default tree
 also forgets what its leaves learnt and keeps its branches
@@ -186,7 +186,7 @@ class OnlineModel:
         Importance weights above this are clipped (None: no clipping).
     concept_delta, relearn_labels
         The concept-change watch on the labels once warm (see
-        :class:`~streamsift.core.concept.ConceptWatch`): ADWIN's ``delta`` (``None``:
+        :class:`~streamsift.core.concept.ConceptWatch`): its ``delta`` (``None``:
         no watch) and the labels after an alarm during which :attr:`relearning` is
         true; with ``relearn_labels > 0`` an alarm also makes the default tree's
         leaves forget (see :meth:`learn_one`). Defaults ``None`` and 100 (the
@@ -375,14 +375,11 @@ class OnlineModel:
         y: Label,
         w: float = 1.0,
         *,
-        uniform: bool = False,
         evidence: float = 1.0,
     ) -> None:
         """Predict ``x`` (prequential hit or miss), then learn ``(x, y)`` with weight ``w``.
 
-        ``uniform``: the label was drawn regardless of its uncertainty score (see
-        :attr:`~streamsift.core.types.LabelledItem.drawn_uniformly`); the concept
-        watch follows these labels' error too. ``evidence``: how much the label counts
+        ``evidence``: how much the label counts
         in the default tree's leaves' choice between naive Bayes and the majority
         class (:attr:`~streamsift.core.trees.AdaptiveTree.evidence_weight`; the
         sampler passes an importance weight, :meth:`Sampler.learn
@@ -413,7 +410,7 @@ class OnlineModel:
             concept is not None
             and self._warm
             and predicted is not None
-            and concept.update(proba[predicted], hit, uniform=uniform)
+            and concept.update(proba[predicted], hit)
             and concept.relearn_labels
         ):
             self.forget()

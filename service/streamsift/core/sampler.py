@@ -195,16 +195,15 @@ class Sampler:
     concept_delta, relearn_labels
         The concept-change watch on the labels (see
         :class:`~streamsift.core.concept.ConceptWatch`; ``concept_delta=None`` turns
-        it off): after a rise of the labels' surprise, or of the error of the
-        labels drawn regardless of their score (control, bootstrap, and active
-        picks at the probability floor: :attr:`Decision.at_floor` travels with
-        the request for this), the default tree's leaves
+        it off): after a rise of the labels' errors beyond what the model's
+        confidence forecast (a risk-adjusted CUSUM, alarm threshold
+        ``log(1 / concept_delta)``), the default tree's leaves
         forget what they learnt (its branches stay) and the sampler samples
         uniformly, as in the cold start, for ``relearn_labels`` labels
         (``relearn_labels=0``: alarms only). A change of ``P(y | x)`` moves no
         feature, so the drift boost never sees it, and uncertainty sampling keeps
-        asking about the old boundary. Defaults 0.01 and 100
-        (docs/efficiency-notes.md, "Session 9", "Session 11" and "Session 12").
+        asking about the old boundary. Defaults 0.0025 and 100
+        (docs/efficiency-notes.md, "Session 9", "Session 11" and "Session 13").
     seed
         Seed of every random source inside.
 
@@ -270,7 +269,7 @@ class Sampler:
         boost_decay_windows: int = 5,
         max_regions: int = 16,
         diversity: float = 0.0,
-        concept_delta: float | None = 0.01,
+        concept_delta: float | None = 0.0025,
         relearn_labels: int = 100,
         seed: int = 0,
     ) -> None:
@@ -800,7 +799,6 @@ class Sampler:
             item.features,
             item.label,
             self.weight(item.p),
-            uniform=item.drawn_uniformly,
             evidence=self._evidence(item.p),
         )
 

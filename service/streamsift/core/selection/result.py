@@ -36,8 +36,9 @@ class Selection(NamedTuple):
         The boosted score ``score * boost`` (order of interest for labelling tools).
     at_floor
         An ``active`` selection whose probability was the floor's: drawn without
-        regard to its rank among the scores, like the uniform arms (the concept
-        watch tests the error of these labels).
+        regard to its rank among the scores, like the uniform arms (the flag
+        travels with the label, for analyses that need the labels drawn
+        regardless of their score).
 
     Examples
     --------
