@@ -1,4 +1,4 @@
-"""The concept-change watch: alarms on a rise of the labels' surprise, relearning after."""
+"""The concept-change watch: a CUSUM of the labels' errors against the model's confidence."""
 
 from __future__ import annotations
 
@@ -66,13 +66,21 @@ def test_relearning_lasts_exactly_relearn_labels() -> None:
     watch = ConceptWatch(relearn_labels=40)
     feed(watch, calibrated(rng, 800))
     labels = calibrated(rng, 400, skill=-0.5)
-    at = next(i for i, (c, h) in enumerate(labels) if watch.update(c, h))
-    # Right after the alarm, 40 more labels must pass (none raising an alarm).
+    next(i for i, (c, h) in enumerate(labels) if watch.update(c, h))
+    assert watch._score == 0.0  # an alarm starts the sum afresh
+    # Right after the alarm, 40 more labels must pass, none raising an alarm even when
+    # they are confident misses that cross the threshold again.
+    crossed = 0
     for k in range(40):
         assert watch.relearning, k
-        assert not watch.update(0.5, True)  # surprise below the window's mean
-    assert not watch.relearning
-    assert at >= 0
+        before = watch._score
+        assert not watch.update(0.98, False)
+        crossed += watch._score < before  # the sum crossed and restarted
+    assert crossed >= 1
+    assert (watch.changes, watch.relearning) == (1, False)
+    # Relearning over, the next crossing is an alarm again.
+    assert any(watch.update(0.98, False) for _ in range(50))
+    assert watch.changes == 2
 
 
 def test_a_model_better_than_its_confidence_is_no_concept_change() -> None:
@@ -134,8 +142,9 @@ def test_confident_misses_weigh_more_than_unsure_ones() -> None:
 def test_stationary_mixed_labels_rarely_alarm(seed: int) -> None:
     # The confident labels are overconfident (95 % sure, 90 % right): the
     # recalibration absorbs a constant gap, so this is no change either.
+    # (2,000 seeds measured: 4.9 % give two alarms in 4,000 labels, 0.3 % more.)
     watch = ConceptWatch()
-    assert len(feed(watch, mixed(random.Random(seed), 4_000, 0.9))) <= 1
+    assert len(feed(watch, mixed(random.Random(seed), 4_000, 0.9))) <= 2
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -152,8 +161,11 @@ def test_an_overconfident_model_rarely_alarms_once_recalibrated(seed: int) -> No
 def test_no_second_alarm_while_relearning() -> None:
     watch = ConceptWatch(relearn_labels=200)
     feed(watch, mixed(random.Random(9), 2_000, 0.95))
-    found = feed(watch, mixed(random.Random(10), 3_000, 0.3))
-    assert found, "no alarm"
+    # After the change every label is a confident miss 70 % of the time: the sum
+    # crosses the threshold every few labels, but only one crossing per 200 labels
+    # is an alarm.
+    found = feed(watch, mixed(random.Random(10), 3_000, 0.3, every=1))
+    assert len(found) >= 2, found
     assert all(b - a > 200 for a, b in itertools.pairwise(found)), found
 
 
@@ -182,6 +194,33 @@ def test_a_watch_pickled_with_the_former_adwin_detectors_loads_and_watches() -> 
 def test_the_threshold_is_log_one_over_delta() -> None:
     assert ConceptWatch(delta=0.0025).threshold == pytest.approx(5.9915, abs=1e-4)
     assert ConceptWatch(delta=math.exp(-4)).threshold == pytest.approx(4.0)
+
+
+def test_exact_recalibration() -> None:
+    # Two misses at 80 %: the first is judged against the raw forecast (odds 0.25),
+    # the second against odds 0.25 * (1 + 1) / (0.2 + 1): one error observed, 0.2
+    # forecast (the raw forecast, not the recalibrated one, is what is summed).
+    watch = ConceptWatch()
+    watch.update(0.8, False)
+    first = watch._score
+    watch.update(0.8, False)
+    odds = 0.25 * 2.0 / 1.2
+    error = odds / (1 + odds)
+    risen = 2 * error / (1 - error + 2 * error)
+    assert watch._score == pytest.approx(first + math.log(risen / error))
+    # calibration_labels is the memory: with 2, each sum keeps half of its past.
+    short = ConceptWatch(calibration_labels=2)
+    short.update(0.8, False)
+    short.update(0.8, False)
+    assert (short._observed, short._expected) == pytest.approx((1.5, 0.3))
+    # A recalibration far above one is clipped at an error of 98 %.
+    hot = ConceptWatch()
+    hot._observed, hot._expected = 1_000.0, 0.0
+    hot.update(0.5, True)
+    assert hot._score == 0.0  # a hit at a forecast error of 0.98 lowers it (floor 0)
+    hot.update(0.5, False)
+    risen = 2 * 0.98 / (0.02 + 2 * 0.98)
+    assert hot._score == pytest.approx(math.log(risen / 0.98))
 
 
 def test_exact_cusum_steps() -> None:
@@ -387,8 +426,7 @@ def test_sampler_samples_uniformly_while_relearning() -> None:
     # The watch raises an alarm (confident predictions that turn out wrong).
     watch = sampler.model._concept
     assert watch is not None
-    while not watch.update(1.0, False):
-        pass
+    assert any(watch.update(1.0, False) for _ in range(50))
     assert sampler.model.relearning
     picked = [a for a in (step(i) for i in range(3_000, 6_000)) if a is not None]
     # The next relearn_labels labels are uniform ("bootstrap") picks (control picks
