@@ -116,28 +116,14 @@ class ConceptWatch:
     ) -> None:
         if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 < delta < 1:
             raise ConfigurationError(f"concept_delta: expected a number in (0, 1), got {delta!r}")
-        if (
-            isinstance(relearn_labels, bool)
-            or not isinstance(relearn_labels, int)
-            or relearn_labels < 0
-        ):
-            raise ConfigurationError(
-                f"relearn_labels: expected an integer >= 0, got {relearn_labels!r}"
-            )
+        _check_count("relearn_labels", relearn_labels, 0)
         if (
             isinstance(odds_ratio, bool)
             or not isinstance(odds_ratio, int | float)
             or not 1 < odds_ratio < math.inf
         ):
             raise ConfigurationError(f"odds_ratio: expected a number > 1, got {odds_ratio!r}")
-        if (
-            isinstance(calibration_labels, bool)
-            or not isinstance(calibration_labels, int)
-            or calibration_labels < 1
-        ):
-            raise ConfigurationError(
-                f"calibration_labels: expected an integer >= 1, got {calibration_labels!r}"
-            )
+        _check_count("calibration_labels", calibration_labels, 1)
         self.delta = float(delta)
         self.relearn_labels = relearn_labels
         self.odds_ratio = float(odds_ratio)
@@ -224,6 +210,11 @@ class ConceptWatch:
         params.update((k, v) for k, v in self._options().items() if v != defaults[k])
         args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"ConceptWatch({args})"
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{name}: expected an integer >= {minimum}, got {value!r}")
 
 
 def _clip(error: float) -> float:
