@@ -45,11 +45,12 @@ from typing import Any
 
 from streamsift.errors import ConfigurationError
 
-__all__ = ["ConceptWatch"]
+__all__ = ["DEFAULT_DELTA", "ConceptWatch"]
 
 # Forecast error probabilities are kept in [ERROR_FLOOR, 1 - ERROR_FLOOR]: a
 # confidence of exactly 1 would make one miss an infinite surprise.
 ERROR_FLOOR = 0.02
+DEFAULT_DELTA = 0.0025
 DEFAULT_ODDS_RATIO = 2.0
 DEFAULT_CALIBRATION_LABELS = 500
 
@@ -108,7 +109,7 @@ class ConceptWatch:
 
     def __init__(
         self,
-        delta: float = 0.0025,
+        delta: float = DEFAULT_DELTA,
         relearn_labels: int = 100,
         *,
         odds_ratio: float = DEFAULT_ODDS_RATIO,

@@ -44,7 +44,7 @@ from river.tree.base import Branch
 
 from streamsift.core.committee import Committee, _check_name
 from streamsift.core.compiled import CompiledHat
-from streamsift.core.concept import ConceptWatch
+from streamsift.core.concept import DEFAULT_DELTA, ConceptWatch
 from streamsift.core.models import (
     DEFAULT_BASE_MODEL,
     Classifier,
@@ -524,7 +524,7 @@ class OnlineModel:
         same = concept_delta == self.concept_delta and relearn_labels == self.relearn_labels
         if same and (self._concept is None) == (concept_delta is None):
             return
-        watch = ConceptWatch(concept_delta or 0.0025, relearn_labels)  # validates both
+        watch = ConceptWatch(concept_delta or DEFAULT_DELTA, relearn_labels)  # validates both
         self.concept_delta = concept_delta
         self.relearn_labels = relearn_labels
         self._concept = None if concept_delta is None else watch

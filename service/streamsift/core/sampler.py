@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from streamsift.core.concept import DEFAULT_DELTA
 from streamsift.core.drift import DriftMonitor, DriftResult, RegionAssigner
 from streamsift.core.models import DEFAULT_BASE_MODEL
 from streamsift.core.online import OnlineModel, _argmax
@@ -269,7 +270,7 @@ class Sampler:
         boost_decay_windows: int = 5,
         max_regions: int = 16,
         diversity: float = 0.0,
-        concept_delta: float | None = 0.0025,
+        concept_delta: float | None = DEFAULT_DELTA,
         relearn_labels: int = 100,
         seed: int = 0,
     ) -> None:
